@@ -1,0 +1,22 @@
+"""tfaudio: musical instrument recognition and activation detection with Keras/TensorFlow.
+
+Importing the package is cheap: submodules (and TensorFlow) load on first use.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("audio", "corpus", "data", "datasets", "errors", "features", "labels", "models")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_SUBMODULES))

@@ -1,0 +1,1 @@
+"""KerasTuner hypermodels and searches built on tfaudio."""
