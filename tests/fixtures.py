@@ -86,3 +86,76 @@ def write_bad_files(folder: str | os.PathLike) -> dict[str, Path]:
     y[20] = np.inf
     write_audio(bad["nan"], y, SR, "FLOAT")
     return bad
+
+
+# ---------------------------------------------------------------------------------------------
+# data-set layouts, built as the real data sets are
+
+
+def make_medley_solos_db(root: str | os.PathLike, per_class: dict[str, int] | None = None,
+                         subfolder: str | None = "audio", seconds: float = 0.2) -> Path:
+    """Medley-Solos-DB layout: metadata CSV + `Medley-solos-DB_{subset}-{id}_{uuid4}.wav` files.
+
+    `per_class` maps instrument name -> clips per subset (training, validation, test get n, 1, 1).
+    """
+    import csv
+    import uuid
+
+    root = Path(root)
+    per_class = per_class or {"clarinet": 3, "piano": 2}
+    adir = root / subfolder if subfolder else root
+    rows = []
+    for inst_id, (name, n) in enumerate(per_class.items()):
+        for subset, count in (("training", n), ("validation", 1), ("test", 1)):
+            for k in range(count):
+                uid = str(uuid.UUID(int=inst_id * 1000 + k + 100 * len(rows), version=4))
+                write_audio(adir / f"Medley-solos-DB_{subset}-{inst_id}_{uid}.wav",
+                            sine(220 * (inst_id + 1), seconds), SR, "PCM_16")
+                rows.append([subset, name, inst_id, 10 * inst_id + k, uid])
+    with open(root / "Medley-solos-DB_metadata.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["subset", "instrument", "instrument_id", "song_id", "uuid4"])
+        w.writerows(rows)
+    return root
+
+
+IRMAS_TRAIN_FILES = {
+    "cel": ["008__[cel][nod][cla]0058__1.wav", "012__[cel][dru][pop_roc]0115__2.wav"],
+    "pia": ["[pia][jaz_blu]1483__1.wav", "001__[pia][nod][cla]0001__3.wav"],
+    "voi": ["[voi][pop_roc]2290__2.wav"],
+}
+
+
+def make_irmas(root: str | os.PathLike, seconds: float = 0.2) -> Path:
+    """IRMAS layout: training folders per class, and nested test Part folders (wav + txt)."""
+    root = Path(root)
+    train = root / "IRMAS-TrainingData"
+    for code, names in IRMAS_TRAIN_FILES.items():
+        for name in names:
+            write_audio(train / code / name, sine(330, seconds), 44100, "PCM_16")
+    tests = {
+        "IRMAS-TestingData-Part1/Part1/01. Song - a-1.wav": "cel\t\npia  \n",
+        "IRMAS-TestingData-Part2/IRTestingData-Part2/(02) dont kill the whale-1.wav": "gel\nvoi\n",
+        "IRMAS-TestingData-Part2/IRTestingData-Part2/(02) dont kill the whale-2.wav": "voi \n\n",
+    }
+    for rel, labels in tests.items():
+        p = write_audio(root / rel, sine(440, seconds), 44100, "PCM_16")
+        p.with_suffix(".txt").write_text(labels)
+    return root
+
+
+def make_nsynth(root: str | os.PathLike, split: str = "valid", seconds: float = 0.2) -> Path:
+    """NSynth layout: `nsynth-{split}/examples.json` + `audio/{note_str}.wav`."""
+    import json
+
+    root = Path(root)
+    base = root / f"nsynth-{split}"
+    examples = {}
+    for i, (family, source) in enumerate([("guitar", "acoustic"), ("guitar", "electronic"),
+                                          ("keyboard", "synthetic"), ("brass", "acoustic")]):
+        note = f"{family}_{source}_{i:03d}-060-100"
+        examples[note] = {"note_str": note, "instrument_family_str": family, "instrument_source_str": source,
+                          "pitch": 60, "velocity": 100, "qualities_str": ["bright"] if i % 2 else []}
+        write_audio(base / "audio" / f"{note}.wav", sine(262, seconds, 16000), 16000, "PCM_16")
+    (base / "examples.json").write_text(json.dumps(examples))
+    return root

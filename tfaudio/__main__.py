@@ -1,0 +1,5 @@
+import sys
+
+from tfaudio.cli import main
+
+sys.exit(main())

@@ -1,0 +1,513 @@
+"""Data-set loaders: scan a data set's layout into `Record`s, then into a tf.data.Dataset.
+
+Every loader returns a list of `Record(path, labels, subset, meta)`. Files that
+cannot be used (missing, empty, truncated, not audio, unknown labels) are
+reported and skipped; with ``strict=True`` the first one raises `DatasetError`.
+Paths named by metadata resolve inside the data-set root; one that escapes it
+is refused. TensorFlow is imported only by `to_dataset`.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import os
+import re
+import struct
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from tfaudio.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+
+MSDB_SUBSETS = ("training", "validation", "test")
+MSDB_COLUMNS = ("subset", "instrument", "instrument_id", "song_id", "uuid4")
+IRMAS_CLASSES = ("cel", "cla", "flu", "gac", "gel", "org", "pia", "sax", "tru", "vio", "voi")
+IRMAS_NAMES = {
+    "cel": "cello", "cla": "clarinet", "flu": "flute", "gac": "acoustic guitar", "gel": "electric guitar",
+    "org": "organ", "pia": "piano", "sax": "saxophone", "tru": "trumpet", "vio": "violin", "voi": "voice",
+}
+IRMAS_GENRES = ("cla", "cou_fol", "jaz_blu", "lat_sou", "pop_roc")
+NSYNTH_SPLITS = ("train", "valid", "test")
+VERIFY_LEVELS = ("none", "header", "full")
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """One audio file of a data set: its path, its labels (class names) and its subset."""
+
+    path: str
+    labels: tuple[str, ...]
+    subset: str | None = None
+    meta: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        """The single label of a single-label record."""
+        if len(self.labels) != 1:
+            raise DatasetError(self.path, f"has {len(self.labels)} labels, not one: {list(self.labels)}")
+        return self.labels[0]
+
+
+class Scan:
+    """Collects the records of a scan and the files it skipped (with reasons)."""
+
+    def __init__(self, root: Path, strict: bool, verify: str):
+        if verify not in VERIFY_LEVELS:
+            raise DatasetError(None, f"verify must be one of {VERIFY_LEVELS}, got {verify!r}")
+        self.root = root
+        self.strict = strict
+        self.verify = verify
+        self.records: list[Record] = []
+        self.skipped: list[tuple[str, str]] = []
+
+    def skip(self, path: str | os.PathLike, problem: str) -> None:
+        if self.strict:
+            raise DatasetError(path, problem)
+        self.skipped.append((os.fspath(path), problem))
+        log.warning("skipped %s: %s", os.fspath(path), problem)
+
+    def add(self, path: Path, labels: Sequence[str], subset: str | None, **meta: Any) -> None:
+        problem = check_file(path, self.verify)
+        if problem:
+            self.skip(path, problem)
+            return
+        self.records.append(Record(str(path), tuple(labels), subset, meta))
+
+    def done(self, what: str) -> list[Record]:
+        if self.skipped:
+            log.warning("%s: skipped %d file(s), kept %d", what, len(self.skipped), len(self.records))
+        log.info("%s: %d records", what, len(self.records))
+        return ScanResult(self.records, self.skipped)
+
+
+class ScanResult(list):
+    """A list of `Record`s that also carries `.skipped`: (path, problem) pairs."""
+
+    def __init__(self, records: Iterable[Record], skipped: Sequence[tuple[str, str]] = ()):
+        super().__init__(records)
+        self.skipped = list(skipped)
+
+
+# ---------------------------------------------------------------------------------------------
+# file checks
+
+
+def check_file(path: str | os.PathLike, verify: str = "header") -> str | None:
+    """The problem with an audio file, or None. `verify`: "none", "header" or "full" (decodes it)."""
+    path = Path(path)
+    if verify == "none":
+        return None
+    if not path.is_file():
+        return "file not found"
+    size = path.stat().st_size
+    if size == 0:
+        return "empty file (0 bytes)"
+    problem = _check_header(path, size)
+    if problem or verify != "full":
+        return problem
+    from tfaudio.audio import load  # decodes, and checks NaN/Inf samples
+    from tfaudio.errors import AudioFileError
+
+    try:
+        load(path)
+    except AudioFileError as e:
+        return e.problem
+    return None
+
+
+def _check_header(path: Path, size: int) -> str | None:
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head[:4] == b"RIFF":
+        return _check_wav(head, size)
+    if head[:4] in (b"fLaC", b"OggS") or head[:3] == b"ID3" or (head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        try:
+            import soundfile as sf
+
+            info = sf.info(str(path))
+        except Exception as e:  # soundfile raises RuntimeError/LibsndfileError
+            return f"not readable audio ({str(e).splitlines()[0][:120]})"
+        return None if info.frames > 0 else "no audio samples"
+    return "not an audio file (unknown format: expected WAV, FLAC, OGG or MP3)"
+
+
+def _check_wav(head: bytes, size: int) -> str | None:
+    if len(head) < 12 or head[8:12] != b"WAVE":
+        return "truncated or malformed WAV header"
+    pos = 12
+    have_fmt = False
+    while pos + 8 <= len(head):
+        cid, csize = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if cid == b"fmt ":
+            have_fmt = True
+        elif cid == b"data":
+            if not have_fmt:
+                return "malformed WAV: data chunk before fmt chunk"
+            if csize == 0:
+                return "no audio samples (empty data chunk)"
+            avail = size - (pos + 8)
+            if csize != 0xFFFFFFFF and avail < csize:
+                return f"truncated: data chunk declares {csize} bytes, file holds {max(avail, 0)}"
+            return None
+        pos += 8 + csize + (csize & 1)
+    if pos + 8 > size:
+        return "truncated: no data chunk"
+    return None  # chunks beyond the first 4 KiB: let the decoder judge
+
+
+def inside(root: Path, relative: str | os.PathLike) -> Path:
+    """`root / relative`, refusing a path that escapes `root` (DatasetError)."""
+    root = Path(root).resolve()
+    p = (root / relative).resolve()
+    if not p.is_relative_to(root):
+        raise DatasetError(relative, f"path escapes the data-set root {root}; refused")
+    return p
+
+
+def _index_audio(root: Path) -> dict[str, Path]:
+    """File name -> path for every audio file under `root` (recursive)."""
+    index: dict[str, Path] = {}
+    for dirpath, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            if name.lower().endswith(AUDIO_EXTENSIONS):
+                index.setdefault(name, Path(dirpath) / name)
+    return index
+
+
+def _root(root: str | os.PathLike) -> Path:
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(root, "data-set root is not a folder" if root.exists() else "data-set root not found")
+    return root
+
+
+# ---------------------------------------------------------------------------------------------
+# loaders
+
+
+def medley_solos_db(root: str | os.PathLike, subset: str | None = None, strict: bool = False,
+                    verify: str = "header") -> list[Record]:
+    """Medley-Solos-DB: ``Medley-solos-DB_metadata.csv`` and its WAVs (in the root or a sub-folder).
+
+    Labels are the CSV's instrument names; `meta` holds instrument_id, song_id and uuid4.
+    `subset`: None (all), "training", "validation" or "test".
+    """
+    root = _root(root)
+    if subset is not None and subset not in MSDB_SUBSETS:
+        raise DatasetError(None, f"unknown Medley-Solos-DB subset {subset!r}; use one of {MSDB_SUBSETS}")
+    metas = sorted(root.rglob("Medley-solos-DB_metadata.csv"))
+    if not metas:
+        raise DatasetError(root, "no Medley-solos-DB_metadata.csv found")
+    meta_path = metas[0]
+    scan = Scan(root, strict, verify)
+    audio = _index_audio(root)
+    with open(meta_path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in MSDB_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DatasetError(meta_path, f"malformed metadata: missing column(s) {missing}; "
+                                          f"expected {list(MSDB_COLUMNS)}")
+        rows = list(enumerate(reader, start=2))
+    # instrument_id -> name by majority, so one bad row cannot poison the others
+    votes: dict[str, Counter] = {}
+    for _, row in rows:
+        votes.setdefault((row["instrument_id"] or "").strip(), Counter())[(row["instrument"] or "").strip()] += 1
+    names_by_id = {k: c.most_common(1)[0][0] for k, c in votes.items()}
+    for line, row in rows:
+        where = f"{meta_path}:{line}"
+        sub, inst, uid = (row["subset"] or "").strip(), (row["instrument"] or "").strip(), (row["uuid4"] or "").strip()
+        raw_id = (row["instrument_id"] or "").strip()
+        try:
+            inst_id = int(raw_id)
+        except ValueError:
+            scan.skip(where, f"malformed metadata: instrument_id {raw_id!r} is not an integer")
+            continue
+        if sub not in MSDB_SUBSETS:
+            scan.skip(where, f"malformed metadata: unknown subset {sub!r}")
+            continue
+        if not inst or not re.fullmatch(r"[0-9a-fA-F-]{8,}", uid):
+            scan.skip(where, "malformed metadata: empty instrument or bad uuid4")
+            continue
+        if names_by_id[raw_id] != inst:
+            scan.skip(where, f"malformed metadata: instrument_id {inst_id} is {names_by_id[raw_id]!r} "
+                             f"elsewhere but {inst!r} here")
+            continue
+        if subset is not None and sub != subset:
+            continue
+        name = f"Medley-solos-DB_{sub}-{inst_id}_{uid}.wav"
+        path = audio.get(name)
+        if path is None:
+            scan.skip(root / name, "file not found")
+            continue
+        scan.add(path, (inst,), sub, instrument_id=inst_id, song_id=row.get("song_id"), uuid4=uid)
+    return scan.done(f"Medley-Solos-DB at {root}")
+
+
+def medley_solos_db_classes(records: Iterable[Record]) -> list[str]:
+    """Class names ordered by Medley-Solos-DB's instrument_id."""
+    by_id = {r.meta["instrument_id"]: r.labels[0] for r in records}
+    return [by_id[k] for k in sorted(by_id)]
+
+
+_IRMAS_TRAIN = re.compile(r"^(?P<stem>.*?)((\[[^\]]+\])+)(?P<tail>[^\[\]]*)\.wav$", re.IGNORECASE)
+
+
+def irmas(root: str | os.PathLike, split: str, strict: bool = False, verify: str = "header") -> list[Record]:
+    """IRMAS. `split="train"`: ``{cel,...,voi}/NNN__[ins][dru|nod][genre]NNNN__N.wav`` (one label, the
+    predominant instrument; meta: drums, genre). `split="test"`: ``name.wav`` + ``name.txt`` with one
+    3-letter label per line. Part folders may nest; the root is searched recursively.
+    """
+    root = _root(root)
+    scan = Scan(root, strict, verify)
+    if split == "train":
+        for dirpath, dirs, files in os.walk(root):
+            dirs.sort()
+            folder = Path(dirpath)
+            if folder.name not in IRMAS_CLASSES:
+                continue
+            for name in sorted(files):
+                if not name.lower().endswith(".wav"):
+                    continue
+                tags = re.findall(r"\[([^\]]+)\]", name)
+                if not tags:
+                    scan.skip(folder / name, "file name has no [instrument] tag")
+                    continue
+                inst = tags[0]
+                if inst not in IRMAS_CLASSES:
+                    scan.skip(folder / name, f"unknown label {inst!r}; IRMAS classes are {list(IRMAS_CLASSES)}")
+                    continue
+                if inst != folder.name:
+                    scan.skip(folder / name, f"tag [{inst}] disagrees with its folder {folder.name!r}")
+                    continue
+                rest = tags[1:]
+                drums = None
+                if rest and rest[0] in ("dru", "nod"):
+                    drums = rest.pop(0) == "dru"
+                genre = rest[0] if rest else None
+                scan.add(folder / name, (inst,), "train", drums=drums, genre=genre)
+    elif split == "test":
+        for dirpath, dirs, files in os.walk(root):
+            dirs.sort()
+            folder = Path(dirpath)
+            names = set(files)
+            for name in sorted(files):
+                if not name.lower().endswith(".wav"):
+                    continue
+                txt = Path(name).stem + ".txt"
+                if txt not in names:
+                    scan.skip(folder / name, f"no label file {txt}")
+                    continue
+                try:
+                    lines = (folder / txt).read_text(encoding="utf-8", errors="replace").splitlines()
+                except OSError as e:
+                    scan.skip(folder / txt, f"cannot read labels ({e.strerror})")
+                    continue
+                labels = tuple(dict.fromkeys(s.strip() for s in lines if s.strip()))
+                unknown = [s for s in labels if s not in IRMAS_CLASSES]
+                if not labels or unknown:
+                    scan.skip(folder / txt, f"unknown label(s) {unknown}" if unknown else "label file is empty")
+                    continue
+                scan.add(folder / name, labels, "test")
+    else:
+        raise DatasetError(None, f"unknown IRMAS split {split!r}; use 'train' or 'test'")
+    return scan.done(f"IRMAS {split} at {root}")
+
+
+def nsynth(root: str | os.PathLike, split: str, strict: bool = False, verify: str = "header") -> list[Record]:
+    """NSynth: ``nsynth-{split}/examples.json`` and ``nsynth-{split}/audio/{note_str}.wav``.
+
+    Labels are instrument families; `meta` holds pitch, velocity, instrument_source_str and qualities.
+    The root may be the folder that holds ``nsynth-{split}/`` or that folder itself.
+    """
+    root = _root(root)
+    if split not in NSYNTH_SPLITS:
+        raise DatasetError(None, f"unknown NSynth split {split!r}; use one of {NSYNTH_SPLITS}")
+    base = root / f"nsynth-{split}"
+    if not base.is_dir() and root.name == f"nsynth-{split}":
+        base = root
+    meta_path = base / "examples.json"
+    if not meta_path.is_file():
+        raise DatasetError(meta_path, "NSynth metadata not found")
+    try:
+        examples = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DatasetError(meta_path, f"malformed metadata: not valid JSON ({e})") from None
+    if not isinstance(examples, dict):
+        raise DatasetError(meta_path, "malformed metadata: expected an object keyed by note_str")
+    scan = Scan(root, strict, verify)
+    for note_str in sorted(examples):
+        ex = examples[note_str]
+        family = ex.get("instrument_family_str") if isinstance(ex, dict) else None
+        if not family:
+            scan.skip(f"{meta_path}[{note_str}]", "malformed metadata: no instrument_family_str")
+            continue
+        try:
+            path = inside(base / "audio", f"{note_str}.wav")
+        except DatasetError as e:
+            scan.skip(e.path, e.problem)
+            continue
+        scan.add(path, (family,), split, pitch=ex.get("pitch"), velocity=ex.get("velocity"),
+                 source=ex.get("instrument_source_str"), qualities=tuple(ex.get("qualities_str") or ()))
+    return scan.done(f"NSynth {split} at {root}")
+
+
+def from_folder(root: str | os.PathLike, strict: bool = False, verify: str = "header") -> list[Record]:
+    """A folder per class (as keras.utils.audio_dataset_from_directory); files may nest below it."""
+    root = _root(root)
+    scan = Scan(root, strict, verify)
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise DatasetError(root, "no class folders found")
+    for cls in classes:
+        for dirpath, dirs, files in os.walk(root / cls):
+            dirs.sort()
+            for name in sorted(files):
+                if name.lower().endswith(AUDIO_EXTENSIONS):
+                    scan.add(Path(dirpath) / name, (cls,), None)
+    return scan.done(f"folder data set at {root}")
+
+
+def from_csv(path: str | os.PathLike, root: str | os.PathLike | None = None, strict: bool = False,
+             verify: str = "header", separator: str = ";") -> list[Record]:
+    """A manifest with columns path,label[,subset]; several labels are separated by ';'.
+
+    Paths resolve inside `root` (default: the manifest's folder); one that escapes it is refused.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(path, "manifest not found")
+    root = _root(root if root is not None else path.parent)
+    scan = Scan(root, strict, verify)
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        cols = [c.strip() for c in (reader.fieldnames or [])]
+        if "path" not in cols or "label" not in cols:
+            raise DatasetError(path, f"malformed manifest: needs columns path,label[,subset]; found {cols}")
+        for line, row in enumerate(reader, start=2):
+            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            where = f"{path}:{line}"
+            labels = tuple(dict.fromkeys(s.strip() for s in row["label"].split(separator) if s.strip()))
+            if not row["path"] or not labels:
+                scan.skip(where, "malformed manifest row: empty path or label")
+                continue
+            try:
+                p = inside(root, row["path"])
+            except DatasetError as e:
+                scan.skip(where, f"{e.path!s}: {e.problem}")
+                continue
+            scan.add(p, labels, row.get("subset") or None)
+    return scan.done(f"manifest {path}")
+
+
+LOADERS = {
+    "medley_solos_db": medley_solos_db,
+    "irmas": irmas,
+    "nsynth": nsynth,
+    "folder": from_folder,
+    "csv": from_csv,
+}
+
+
+def load_records(format: str, root: str | os.PathLike, split: str | None = None, strict: bool = False,
+                 verify: str = "header") -> list[Record]:
+    """Scan a data set by format name ("medley_solos_db", "irmas", "nsynth", "folder", "csv")."""
+    if format not in LOADERS:
+        raise DatasetError(None, f"unknown data format {format!r}; use one of {sorted(LOADERS)}")
+    if format == "medley_solos_db":
+        return medley_solos_db(root, subset=split, strict=strict, verify=verify)
+    if format in ("irmas", "nsynth"):
+        if split is None:
+            raise DatasetError(None, f"{format} needs a split")
+        return LOADERS[format](root, split, strict=strict, verify=verify)
+    records = LOADERS[format](root, strict=strict, verify=verify)
+    if split is not None:
+        records = ScanResult([r for r in records if r.subset == split], records.skipped)
+    return records
+
+
+# ---------------------------------------------------------------------------------------------
+# records -> classes, labels, datasets
+
+
+def classes_of(records: Iterable[Record]) -> list[str]:
+    """Sorted class names over all records (Medley-Solos-DB records: instrument_id order)."""
+    records = list(records)
+    if records and all("instrument_id" in r.meta for r in records):
+        return medley_solos_db_classes(records)
+    return sorted({lab for r in records for lab in r.labels})
+
+
+def encode_labels(records: Sequence[Record], classes: Sequence[str], mode: str = "multi_hot") -> np.ndarray:
+    """Labels as an array: "int" `(n,)`, "one_hot" `(n, classes)` or "multi_hot" `(n, classes)`.
+
+    An unknown label raises DatasetError naming the file and the label.
+    """
+    index = {c: i for i, c in enumerate(classes)}
+    n, k = len(records), len(classes)
+    if mode == "int":
+        out = np.zeros(n, np.int32)
+    elif mode in ("one_hot", "multi_hot"):
+        out = np.zeros((n, k), np.float32)
+    else:
+        raise DatasetError(None, f"unknown label mode {mode!r}; use 'int', 'one_hot' or 'multi_hot'")
+    for i, r in enumerate(records):
+        unknown = [lab for lab in r.labels if lab not in index]
+        if unknown:
+            raise DatasetError(r.path, f"unknown label(s) {unknown}; classes are {list(classes)}")
+        if mode != "multi_hot" and len(r.labels) != 1:
+            raise DatasetError(r.path, f"{mode} labels need one label per file, found {list(r.labels)}")
+        if mode == "int":
+            out[i] = index[r.labels[0]]
+        else:
+            out[i, [index[lab] for lab in r.labels]] = 1.0
+    return out
+
+
+def summary(records: Iterable[Record]) -> dict[str, dict[str, int]]:
+    """Counts per subset and class: {subset: {class: n}}."""
+    counts: dict[str, Counter] = {}
+    for r in records:
+        c = counts.setdefault(r.subset or "all", Counter())
+        for lab in r.labels:
+            c[lab] += 1
+    order = {s: i for i, s in enumerate(MSDB_SUBSETS + ("train", "valid"))}
+    subsets = sorted(counts, key=lambda s: (order.get(s, len(order)), s))
+    return {s: dict(sorted(counts[s].items())) for s in subsets}
+
+
+def to_dataset(records: Sequence[Record], classes: Sequence[str] | None = None, sr: int | None = 22050,
+               mono: bool = True, label_mode: str = "auto"):
+    """A tf.data.Dataset of (audio, label), decoding and resampling in the graph.
+
+    audio: `(samples,)` mono (or `(channels, samples)`), float32 at `sr`; label as `encode_labels`
+    ("auto": "int" when every record has one label, else "multi_hot"). Files are read in order;
+    shuffle, window and batch downstream (tfaudio.data).
+    """
+    import tensorflow as tf
+
+    from tfaudio.audio import read_audio
+
+    records = list(records)
+    if not records:
+        raise DatasetError(None, "no records to make a dataset from")
+    classes = list(classes) if classes is not None else classes_of(records)
+    if label_mode == "auto":
+        label_mode = "int" if all(len(r.labels) == 1 for r in records) else "multi_hot"
+    labels = encode_labels(records, classes, label_mode)
+    paths = tf.constant([r.path for r in records])
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels))
+
+    def decode(path, label):
+        audio, _ = read_audio(path, sr=sr, mono=mono)
+        return audio, label
+
+    return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
