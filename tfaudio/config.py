@@ -1,0 +1,161 @@
+"""Frozen dataclass configs, one per concern, passed explicitly and written as JSON beside outputs."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+from tfaudio.errors import ConfigError
+
+T = TypeVar("T")
+
+FEATURE_KINDS = ("log_mel", "mel", "cqt", "stft", "mfcc", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """A spectral front end, seed 001 §4.2.3 by default (44.1 kHz, 2048/1024 Hann, centred).
+
+    `kind`: "log_mel" (128 bins), "mel" (power), "cqt" (192 bins, 24 per octave from 27.5 Hz),
+    "stft" (1025 bins), "mfcc" or "none" (raw audio).
+    """
+
+    kind: str = "log_mel"
+    sr: int = 44100
+    n_fft: int = 2048
+    hop_length: int = 1024
+    n_mels: int = 128
+    fmin: float = 27.5
+    fmax: float = 20000.0
+    top_db: float = 60.0
+    n_bins: int = 192
+    bins_per_octave: int = 24
+    n_mfcc: int = 20
+
+    def __post_init__(self) -> None:
+        if self.kind not in FEATURE_KINDS:
+            raise ConfigError(f"feature kind {self.kind!r} is not one of {FEATURE_KINDS}")
+        for name in ("sr", "n_fft", "hop_length", "n_mels", "n_bins", "bins_per_octave", "n_mfcc"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"feature {name} must be positive, got {getattr(self, name)}")
+        if not 0 <= self.fmin < self.fmax <= self.sr / 2:
+            raise ConfigError(f"feature fmin/fmax must satisfy 0 <= fmin < fmax <= sr/2, "
+                              f"got {self.fmin}, {self.fmax} at sr {self.sr}")
+
+    @property
+    def n_features(self) -> int:
+        """Bins per frame (0 for raw audio)."""
+        return {"log_mel": self.n_mels, "mel": self.n_mels, "cqt": self.n_bins, "stft": self.n_fft // 2 + 1,
+                "mfcc": self.n_mfcc, "none": 0}[self.kind]
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames of a centred framing of `n_samples` samples."""
+        return 1 + int(n_samples) // self.hop_length
+
+    def window_samples(self, n_frames: int) -> int:
+        """Samples of a window that gives exactly `n_frames` centred frames (16 -> 15360 at hop 1024)."""
+        return (int(n_frames) - 1) * self.hop_length
+
+    def compute(self, y):
+        """Features of `y` `(..., samples)` -> `(..., frames, bins)` (raw audio for kind "none")."""
+        from tfaudio import features as F
+
+        if self.kind == "none":
+            return y
+        common = dict(sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length)
+        mel = dict(common, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax)
+        if self.kind == "stft":
+            return F.stft_magnitude(y, n_fft=self.n_fft, hop_length=self.hop_length)
+        if self.kind == "mel":
+            return F.melspectrogram(y, **mel)
+        if self.kind == "log_mel":
+            return F.log_mel(y, top_db=self.top_db, **mel)
+        if self.kind == "mfcc":
+            return F.mfcc(y, n_mfcc=self.n_mfcc, **mel)
+        return F.cqt(y, sr=self.sr, hop_length=self.hop_length, fmin=self.fmin, n_bins=self.n_bins,
+                     bins_per_octave=self.bins_per_octave)
+
+
+@dataclasses.dataclass(frozen=True)
+class MixConfig:
+    """On-the-fly mixing, seed 001 §4.1.3: 1-4 distinct instruments, levels max(N(0.5, 0.01), 0) + 1e-8,
+    divided by their sum when it exceeds 1. Windows are `window` samples long (15360 = 16 frames).
+    """
+
+    n_min: int = 1
+    n_max: int = 4
+    level_mean: float = 0.5
+    level_var: float = 0.01
+    eps: float = 1e-8
+    window: int = 15360
+    window_hop: int | None = None  # hop between windows cut from a clip (default: the window)
+    min_rms_db: float | None = -60.0  # drop silent windows (RMS in dBFS); None keeps all
+    range_db: float = 60.0  # activation labels: dynamic range mapped to [0, 1]
+    ref: float = 1.0  # activation labels: 0 dB reference RMS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.n_min <= self.n_max:
+            raise ConfigError(f"mixing needs 1 <= n_min <= n_max, got n_min={self.n_min}, n_max={self.n_max}")
+        if self.level_var < 0 or self.window <= 0 or (self.window_hop is not None and self.window_hop <= 0):
+            raise ConfigError("mixing level_var must be >= 0 and window/window_hop positive")
+        if self.range_db <= 0 or self.ref <= 0:
+            raise ConfigError("mixing range_db and ref must be positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Augmentation, all off by default. Gains in dB, shifts in samples, masks in frames/bins."""
+
+    gain_db: tuple[float, float] | None = None
+    max_shift: int = 0
+    snr_db: tuple[float, float] | None = None
+    time_masks: int = 0
+    time_mask_width: int = 4
+    freq_masks: int = 0
+    freq_mask_width: int = 8
+
+    def __post_init__(self) -> None:
+        for name in ("gain_db", "snr_db"):
+            v = getattr(self, name)
+            if v is not None and (len(v) != 2 or v[0] > v[1]):
+                raise ConfigError(f"augment {name} must be a (low, high) pair, got {v}")
+        if min(self.max_shift, self.time_masks, self.freq_masks) < 0:
+            raise ConfigError("augment counts and shifts must be >= 0")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.gain_db or self.max_shift or self.snr_db or self.time_masks or self.freq_masks)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A config (nested dataclasses) as plain JSON-able data."""
+    return json.loads(json.dumps(dataclasses.asdict(config), default=list))
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
+    """Build `cls` from a mapping, refusing unknown keys with a clear error."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} key(s) {unknown}; known: {sorted(fields)}")
+    kwargs = {}
+    for k, v in data.items():
+        if isinstance(v, list):
+            v = tuple(v)
+        kwargs[k] = v
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise ConfigError(f"{cls.__name__}: {e}") from None
+
+
+def write_json(config: Any, path: str | os.PathLike) -> Path:
+    """Write a resolved config as JSON (to a temporary name, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    data = to_dict(config) if dataclasses.is_dataclass(config) else config
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
