@@ -301,7 +301,7 @@ def mixtures(records: Sequence[Record], classes: Sequence[str] | None = None, mi
         ex = dict(ex)
         stems = ex.pop("stems")
         ex["activations"] = L.activations(stems, frame_length=n_fft, hop_length=hop, ref=mix.ref,
-                                          range_db=mix.range_db)
+                                          top_db=mix.range_db)
         if features is not None and features.kind != "none":
             f = features.compute(ex["audio"])
             if augment.time_masks or augment.freq_masks:
