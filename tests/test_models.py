@@ -154,10 +154,19 @@ def test_audio_length_and_frames_follow_each_other():
 @pytest.mark.parametrize("kind, bins, seed_weights", [("log_mel", 128, 1.39e6), ("cqt", 192, 1.92e6),
                                                        ("stft", 1025, 8.73e6)])
 def test_activation_cnn_weights_match_seed(kind, bins, seed_weights):
-    model = M.build("activation_cnn", features=FeatureConfig(kind=kind), n_classes=8, n_frames=16)
+    model = M.build("activation_cnn", features=FeatureConfig(kind=kind), n_instruments=8, n_frames=16)
     assert model.input.shape == (None, 16, bins)
     assert model.output.shape == (None, 8, 16)
     assert abs(model.count_params() / seed_weights - 1) < 0.01, model.count_params()
+
+
+def test_activation_cnn_takes_n_instruments_as_the_issue_names_it():
+    assert M.model_config("activation_cnn", n_instruments=5).n_classes == 5
+    assert M.build("activation_cnn", n_instruments=3, n_bins=32, n_frames=4).output.shape == (None, 3, 4)
+    with pytest.raises(ConfigError, match="disagree"):
+        M.model_config("activation_cnn", n_instruments=3, n_classes=4)
+    with pytest.raises(ConfigError, match="unknown config key"):
+        M.model_config("lstm", n_instruments=3)
 
 
 def test_activation_cnn_pools_frequency_only():

@@ -73,9 +73,27 @@ def config_class(name: str) -> type:
     return _entry(name).config
 
 
+#: Other names for config keys, per model: the activation CNN's classes are its instruments.
+ALIASES: dict[str, dict[str, str]] = {"activation_cnn": {"n_instruments": "n_classes"}}
+
+
+def _unalias(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    out = dict(overrides)
+    for alias, key in ALIASES.get(name, {}).items():
+        if alias in out:
+            if key in out and out[key] != out[alias]:
+                raise ConfigError(f"model {name!r}: {alias}={out[alias]} and {key}={out[key]} disagree")
+            out[key] = out.pop(alias)
+    return out
+
+
 def model_config(name: str, **overrides: Any) -> ModelConfig:
-    """The config of model `name`: its defaults, with `overrides` applied (unknown keys: ConfigError)."""
+    """The config of model `name`: its defaults, with `overrides` applied (unknown keys: ConfigError).
+
+    The activation CNN also takes `n_instruments` for `n_classes`.
+    """
     cls = config_class(name)
+    overrides = _unalias(name, overrides)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -99,6 +117,7 @@ def build(name: str, config: ModelConfig | None = None, **overrides: Any):
     its fields. Unknown names or keys raise `ConfigError`.
     """
     entry = _entry(name)
+    overrides = _unalias(name, overrides)
     if config is None:
         config = model_config(name, **overrides)
     else:
