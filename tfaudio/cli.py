@@ -76,6 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--sr", type=_positive, default=22050, help="sample rate (default: %(default)s)")
     r.add_argument("--samples", type=_positive, default=65536, help="samples per clip (default: %(default)s)")
 
+    t = sub.add_parser("train", help="train one experiment (a pipelines/ YAML) into a run folder")
+    t.add_argument("config", help="experiment YAML, or the name of one in pipelines/ (e.g. neuroment_mel)")
+    t.add_argument("--out", required=True, help="run folder: checkpoints, logs, resolved config")
+    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value by its dotted key, e.g. --set train.epochs=2 (repeatable)")
+    t.add_argument("--resume", action="store_true", help="continue a killed run from its last epoch")
+    t.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"], default=None,
+                   help="tf.distribute strategy (default: train.strategy of the config); "
+                        "multi_worker reads TF_CONFIG")
+
     s = sub.add_parser("data", help="inspect a data set")
     ssub = s.add_subparsers(dest="data_command", metavar="ACTION")
     ds = ssub.add_parser("summary", help="scan a data set, count files per subset and class, report bad files")
@@ -144,6 +154,33 @@ def cmd_data_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def find_config(name: str) -> Path:
+    """A config path as given, or `pipelines/NAME.yaml` of this checkout."""
+    p = Path(name)
+    if p.is_file():
+        return p
+    repo = Path(__file__).resolve().parent.parent / "pipelines"
+    for cand in (repo / name, repo / f"{name}.yaml"):
+        if cand.is_file():
+            return cand
+    from tfaudio.errors import ConfigError
+
+    known = sorted(q.stem for q in repo.glob("*.yaml")) if repo.is_dir() else []
+    raise ConfigError(f"{name}: config file not found" + (f"; pipelines has {known}" if known else ""))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tfaudio.experiment import load_experiment
+
+    cfg = load_experiment(find_config(args.config), args.overrides)  # validates before any work
+    from tfaudio.train import train
+
+    run = train(cfg, args.out, resume=args.resume, strategy=args.strategy)
+    print(f"run written to {run}: checkpoints/best.keras, checkpoints/last.keras, config.json, "
+          f"history.csv, logs/ (tensorboard --logdir {run / 'logs'})")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from tfaudio import corpus, datasets
 
@@ -173,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handlers = {
         "demo": cmd_demo,
+        "train": cmd_train,
         ("corpus", "render"): cmd_corpus_render,
         ("data", "summary"): cmd_data_summary,
     }

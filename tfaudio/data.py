@@ -201,9 +201,10 @@ def mix_from_seed(pool: WindowPool, mix: MixConfig, seed: tf.Tensor) -> dict[str
     }
 
 
-def mix_seeds(seed: int, num_mixes: int | None = None) -> tf.data.Dataset:
-    """Per-mix stateless seeds `(2,)` int64: the same per run, new every epoch (re-randomised)."""
-    ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+def mix_seeds(seed: int, num_mixes: int | None = None, rerandomize: bool = True) -> tf.data.Dataset:
+    """Per-mix stateless seeds `(2,)` int64: the same per run; new every epoch when `rerandomize`
+    (training), the same every epoch otherwise (a fixed validation set)."""
+    ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=rerandomize)
     if num_mixes is not None:
         ds = ds.take(num_mixes)
     return ds.map(lambda s: tf.stack([s, tf.constant(seed, tf.int64)]))
@@ -264,13 +265,14 @@ def mixtures(records: Sequence[Record], classes: Sequence[str] | None = None, mi
              num_mixes: int | None = None, augment: AugmentConfig = AugmentConfig(),
              keep_stems: bool = False, deterministic: bool = True, pool: WindowPool | None = None,
              input_context: tf.distribute.InputContext | None = None, cache: str | None = None,
-             ) -> tf.data.Dataset:
+             rerandomize: bool = True) -> tf.data.Dataset:
     """On-the-fly mixes of single-instrument windows (seed 001 §4.1.3), as a Dataset of dicts.
 
     Keys: "audio" `(samples,)`, "features" `(frames, bins)` (`features=None` leaves it out),
     "activations" `(classes, frames)` in [0, 1] from the same scaled stems, "labels" multi-hot
     `(classes,)`, "levels" `(classes,)` and "n_instruments". With `batch_size` every tensor gets a
     leading batch axis and features are computed on whole batches. `num_mixes=None` is endless.
+    `rerandomize=False` repeats the same mixes every epoch (for validation).
     n_min = n_max = 1 gives plain single-instrument examples; `features=FeatureConfig(kind="none")`
     gives raw-waveform multi-label mixes (seed 003).
     """
@@ -280,7 +282,7 @@ def mixtures(records: Sequence[Record], classes: Sequence[str] | None = None, mi
     sr = features.sr if features is not None else 44100
     if pool is None:
         pool = window_pool(records, classes, sr, mix, cache=cache)
-    ds = mix_seeds(seed, num_mixes)
+    ds = mix_seeds(seed, num_mixes, rerandomize)
     if input_context is not None:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
 

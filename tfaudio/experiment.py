@@ -1,0 +1,258 @@
+"""Experiment configs: one YAML file per seed experiment in `pipelines/`, with dotted overrides.
+
+    config = load_experiment("pipelines/neuroment_mel.yaml", ["train.epochs=2", "data.root=/data/msdb"])
+
+Unknown keys and bad values raise `ConfigError` naming the dotted key, before any work starts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig, to_dict
+from tfaudio.errors import ConfigError
+
+DATA_FORMATS = ("corpus", "medley_solos_db", "irmas", "nsynth", "folder", "csv")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the audio comes from. format "corpus" (default) renders the built-in corpus into a cache
+    folder (or `root`); the others read a data set at `root` in that layout."""
+
+    format: str = "corpus"
+    root: str | None = None
+    train_split: str | None = "training"
+    val_split: str | None = "validation"
+    test_split: str | None = "test"
+    val_fraction: float = 0.1  # held out of the training records when there is no validation split
+    per_class: int = 20  # built-in corpus: clips per class
+    corpus_seed: int = 0
+    balance: bool = True  # seed 001 §4.1.2
+    max_oversample: float = 2.0
+    clip_seconds: float = 3.0  # classification window length
+    clip_hop_seconds: float | None = None  # hop between classification windows (default: the length)
+    min_rms_db: float | None = -60.0
+    cache: str | None = "memory"  # decoded audio: "memory", a file prefix, or None
+    strict: bool = False
+    verify: str = "header"
+
+    def __post_init__(self) -> None:
+        if self.format not in DATA_FORMATS:
+            raise ConfigError(f"data.format {self.format!r} is not one of {DATA_FORMATS}")
+        if self.format not in ("corpus",) and not self.root:
+            raise ConfigError(f"data.format {self.format!r} needs data.root")
+        if not 0 <= self.val_fraction < 1 or self.per_class < 3 or self.clip_seconds <= 0:
+            raise ConfigError("data.val_fraction must be in [0, 1), data.per_class >= 3, data.clip_seconds > 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, as seed 001 §4.4: AdamW (1e-3, weight decay 1e-3), batch 32, ReduceLROnPlateau
+    (÷5 after 8 stagnant epochs, minimum 1e-5), 150 epochs."""
+
+    epochs: int = 150
+    steps_per_epoch: int | None = None  # None: one pass over the data (mixes: 1680 batches, seed 001)
+    validation_steps: int | None = None
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-3
+    lr_factor: float = 0.2
+    lr_patience: int = 8
+    min_lr: float = 1e-5
+    monitor: str = "val_loss"
+    mixed_precision: str = "auto"  # auto: mixed_float16 on a GPU, float32 on a CPU
+    strategy: str = "default"
+    seed: int = 0
+    shuffle_buffer: int = 2048
+    verbose: str | int = "auto"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError(f"train.epochs and train.batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+        for name in ("steps_per_epoch", "validation_steps"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ConfigError(f"train.{name} must be >= 1 or null, got {v}")
+        if self.learning_rate <= 0 or self.weight_decay < 0 or not 0 < self.lr_factor < 1 or self.min_lr < 0:
+            raise ConfigError("train.learning_rate > 0, weight_decay >= 0, 0 < lr_factor < 1, min_lr >= 0")
+        if self.mixed_precision not in PRECISIONS:
+            raise ConfigError(f"train.mixed_precision {self.mixed_precision!r} is not one of {PRECISIONS}")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"train.strategy {self.strategy!r} is not one of {STRATEGIES}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """One experiment: task, data, features, mixing, augmentation, model and training."""
+
+    name: str
+    task: str
+    model: Mapping[str, Any]
+    data: DataConfig = DataConfig()
+    features: FeatureConfig = FeatureConfig()
+    mix: MixConfig = MixConfig()
+    augment: AugmentConfig = AugmentConfig()
+    train: TrainConfig = TrainConfig()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        from tfaudio.run import TASKS
+
+        if self.task not in TASKS:
+            raise ConfigError(f"task {self.task!r} is not one of {TASKS}")
+        if "name" not in self.model:
+            raise ConfigError("model.name is required")
+        from tfaudio import models
+
+        if self.model["name"] not in models.available():
+            raise ConfigError(f"model.name {self.model['name']!r} is not one of {models.available()}")
+        # model keys are checked by the model's own config class
+        models.model_config(self.model["name"], **{k: v for k, v in self.model.items() if k != "name"})
+
+    @property
+    def model_name(self) -> str:
+        return self.model["name"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+
+_SECTIONS: dict[str, type] = {"data": DataConfig, "features": FeatureConfig, "mix": MixConfig,
+                              "augment": AugmentConfig, "train": TrainConfig}
+
+
+def _types_of(annotation: str) -> set[str]:
+    return {t.strip() for t in annotation.replace("|", ",").replace("[", ",").replace("]", ",").split(",")} - {""}
+
+
+def _check(key: str, value: Any, annotation: str) -> Any:
+    """Check (and mildly coerce) one value against its field's annotation."""
+    types = _types_of(annotation)
+    if value is None:
+        if "None" in types:
+            return None
+        raise ConfigError(f"{key}: null is not allowed here (expected {annotation})")
+    if isinstance(value, bool):
+        if "bool" in types:
+            return value
+        raise ConfigError(f"{key}: expected {annotation}, got {value!r}")
+    if isinstance(value, int) and ("int" in types or "float" in types):
+        return float(value) if "int" not in types else value
+    if isinstance(value, float) and "float" in types:
+        return value
+    if isinstance(value, float) and "int" in types and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and "str" in types:
+        return value
+    if isinstance(value, (list, tuple)) and "tuple" in types:
+        return tuple(value)
+    if isinstance(value, Mapping) and "Mapping" in types:
+        return dict(value)
+    raise ConfigError(f"{key}: expected {annotation}, got {value!r}")
+
+
+def _section(cls: type, data: Any, prefix: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix}: expected a mapping, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {[f'{prefix}.{k}' for k in unknown]}; "
+                          f"{prefix} has {sorted(fields)}")
+    kwargs = {k: _check(f"{prefix}.{k}", v, str(fields[k].type)) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:
+        raise ConfigError(f"{prefix}: {e}") from None
+
+
+def experiment_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
+    """Validate a plain mapping (parsed YAML) into an `ExperimentConfig`."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("an experiment config must be a mapping")
+    known = {f.name for f in dataclasses.fields(ExperimentConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown top-level key(s) {unknown}; known: {sorted(known)}")
+    for required in ("name", "task", "model"):
+        if required not in data:
+            raise ConfigError(f"missing top-level key {required!r}")
+    kwargs: dict[str, Any] = {"name": str(data["name"]), "task": data["task"],
+                              "description": str(data.get("description", ""))}
+    model = data["model"]
+    if not isinstance(model, Mapping):
+        raise ConfigError("model: expected a mapping with at least 'name'")
+    kwargs["model"] = dict(model)
+    for section, cls in _SECTIONS.items():
+        kwargs[section] = _section(cls, data.get(section), section)
+    try:
+        return ExperimentConfig(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise ConfigError(str(e)) from None
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply `key.sub=value` overrides (values parsed as YAML scalars) to a nested mapping."""
+    import yaml
+
+    data = _deepcopy(data)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        parts = key.split(".")
+        if not all(parts):
+            raise ConfigError(f"--set {item!r}: bad key {key!r}")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {p!r} is not a section")
+        node[parts[-1]] = value
+    return data
+
+
+def _deepcopy(d: Any) -> Any:
+    if isinstance(d, Mapping):
+        return {k: _deepcopy(v) for k, v in d.items()}
+    if isinstance(d, list):
+        return [_deepcopy(v) for v in d]
+    return d
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_experiment(path: str | os.PathLike, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Read a YAML experiment, apply dotted overrides, validate. ConfigError names the file or key."""
+    data = apply_overrides(read_yaml(path), overrides)
+    try:
+        return experiment_from_dict(data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
