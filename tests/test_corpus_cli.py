@@ -122,3 +122,13 @@ def test_demo_renders_and_summarises(tmp_path, capsys):
     assert cli.main(["demo", "--out", str(tmp_path), "--per-class", "3", "-q"]) == 0
     out = capsys.readouterr().out
     assert "24 clips, 8 classes" in out
+
+
+def test_render_sequence_plays_instruments_in_turn():
+    mix, stems, names = corpus.render_sequence(["piano", "flute", "violin"], seconds_each=0.5, sr=16000, seed=1)
+    assert names == ["piano", "flute", "violin"] and stems.shape == (3, 24000) and mix.shape == (24000,)
+    np.testing.assert_allclose(stems.sum(0), mix, atol=1e-6)
+    for k in range(3):  # each stem sounds only in its own turn
+        turn = slice(k * 8000, (k + 1) * 8000)
+        assert np.abs(stems[k, turn]).max() > 0.1
+        assert np.abs(np.delete(stems[k], np.r_[turn])).max() == 0

@@ -294,3 +294,29 @@ def _write_atomic(sf, path: Path, y: np.ndarray, sr: int, subtype: str = "PCM_16
     tmp = path.with_name(path.name + ".part")
     sf.write(str(tmp), y, sr, subtype=subtype, format="WAV")
     os.replace(tmp, path)
+
+
+def render_sequence(
+    instruments: Sequence[Instrument | str | int] = DEFAULT_INSTRUMENTS,
+    seconds_each: float = 5.0,
+    sr: int = 44100,
+    seed: int = 0,
+    soundfont: str | os.PathLike | None = None,
+    peak: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Instruments played in turn, `seconds_each` seconds each, as seed 001's "Sequence" test audio.
+
+    Returns (mix `(samples,)`, stems `(instruments, samples)` that sum to the mix, class names).
+    """
+    insts = [_resolve(i) for i in instruments]
+    renderer = Renderer(soundfont, sr)
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds_each * sr))
+    stems = np.zeros((len(insts), n * len(insts)), np.float32)
+    for k, inst in enumerate(insts):
+        for _ in range(10):
+            y = renderer.render(random_phrase(inst, seconds_each, rng), inst.program, seconds_each)
+            if np.sqrt(np.mean(y ** 2)) > 1e-3:
+                break
+        stems[k, k * n:(k + 1) * n] = _normalise(y[:n], peak)
+    return stems.sum(axis=0), stems, [i.name for i in insts]
