@@ -9,7 +9,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("audio", "corpus", "data", "datasets", "errors", "features", "labels", "models")
+_SUBMODULES = ("audio", "config", "corpus", "data", "datasets", "errors", "evaluate", "experiment", "export",
+               "features", "inference", "labels", "models", "plots", "run", "train")
 
 
 def __getattr__(name: str) -> Any:
