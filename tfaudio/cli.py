@@ -59,9 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(common, defaults=False)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_sub_parser(common))
 
-    d = sub.add_parser("demo", help="the main job on the built-in corpus (render it and summarise it)")
+    d = sub.add_parser("demo", help="the main job on the built-in corpus: render, train the activation CNN "
+                                     "on mixes, evaluate, export, predict")
     d.add_argument("--out", default="tfaudio-demo", help="output folder (default: %(default)s)")
     d.add_argument("--per-class", type=_positive, default=20, help="clips per class (default: %(default)s)")
+    d.add_argument("--epochs", type=_positive, default=20, help="training epochs (default: %(default)s)")
+    d.add_argument("--steps", type=_positive, default=100, help="steps per epoch (default: %(default)s)")
+    d.add_argument("--sequence-seconds", type=float, default=5.0,
+                   help="seconds per instrument in the predicted sequence (default: %(default)s)")
     d.add_argument("--seed", type=int, default=0)
 
     c = sub.add_parser("corpus", help="the built-in SoundFont corpus")
@@ -85,6 +90,52 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"], default=None,
                    help="tf.distribute strategy (default: train.strategy of the config); "
                         "multi_worker reads TF_CONFIG")
+
+    tu = sub.add_parser("tune", help="search one experiment's hyperparameters with KerasTuner (resumable)")
+    tu.add_argument("config", help="experiment YAML, or the name of one in pipelines/ (e.g. neuroment_mel)")
+    tu.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], default="random",
+                    help="search algorithm (default: %(default)s)")
+    tu.add_argument("--max-trials", type=_positive, default=10,
+                    help="trials in all (hyperband: a cap on its schedule) (default: %(default)s)")
+    tu.add_argument("--out", required=True, help="search folder: results.csv/.md, best/ (SavedModel), tuner/; "
+                    "running the command again resumes the search")
+    tu.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config value by its dotted key, e.g. --set train.epochs=5 (repeatable)")
+    tu.add_argument("--fix", action="append", default=[], metavar="HP=VALUE",
+                    help="hold a hyperparameter at a value, e.g. --fix features=log_mel (repeatable)")
+    tu.add_argument("--objective", default=None, help="metric to optimise (default: train.monitor)")
+    tu.add_argument("--max-epochs", type=_positive, default=None,
+                    help="hyperband: most epochs a trial trains (default: train.epochs)")
+    tu.add_argument("--strategy", choices=["default", "mirrored"], default=None,
+                    help="run each trial on one device or all local GPUs (default: train.strategy)")
+    tu.add_argument("--overwrite", action="store_true", help="discard an earlier search in --out")
+    tu.add_argument("--no-export", dest="export", action="store_false", help="do not export the best model")
+
+    e = sub.add_parser("evaluate", help="evaluate a run: metrics.json and PNG plots")
+    e.add_argument("run", help="run folder written by tfaudio train")
+    e.add_argument("--data", default=None, help="data-set root (default: the run's own data)")
+    e.add_argument("--format", default=None, choices=["medley_solos_db", "irmas", "nsynth", "folder", "csv"],
+                   help="layout of --data (default: the run's data format)")
+    e.add_argument("--split", default=None, help="subset to evaluate (default: the config's test split)")
+    e.add_argument("--out", required=True, help="report folder")
+    e.add_argument("--mixes", type=_positive, default=512,
+                   help="mixes to evaluate activation and multi-label runs on (default: %(default)s)")
+    e.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the run's, 0.5)")
+    e.add_argument("--which", default="best", help="checkpoint: best, last or a .keras path (default: best)")
+    e.add_argument("--seed", type=int, default=1234, help="seed of the evaluation mixes")
+
+    pr = sub.add_parser("predict", help="predict activations or clip labels for audio files of any length")
+    pr.add_argument("model", help="run folder written by tfaudio train")
+    pr.add_argument("audio", nargs="+", help="audio files (WAV, FLAC, OGG, MP3; any rate and channels)")
+    pr.add_argument("--out", required=True, help="output folder: NPY+CSV (activations) or JSON (clips)")
+    pr.add_argument("--plot", action="store_true", help="also write a PNG per file")
+    pr.add_argument("--which", default="best", help="checkpoint: best, last or a .keras path (default: best)")
+    pr.add_argument("--block-seconds", type=float, default=30.0, help="streaming block length (default: %(default)s)")
+
+    x = sub.add_parser("export", help="export a run as a SavedModel that takes raw audio")
+    x.add_argument("run", help="run folder written by tfaudio train")
+    x.add_argument("--out", required=True, help="SavedModel folder")
+    x.add_argument("--which", default="best", help="checkpoint: best, last or a .keras path (default: best)")
 
     s = sub.add_parser("data", help="inspect a data set")
     ssub = s.add_subparsers(dest="data_command", metavar="ACTION")
@@ -181,17 +232,215 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from tfaudio.experiment import load_experiment
+
+    cfg = load_experiment(find_config(args.config), args.overrides)  # validates before any work
+    from tuning.search import parse_fixed, tune
+
+    result = tune(cfg, args.out, tuner=args.tuner, max_trials=args.max_trials, fixed=parse_fixed(args.fix),
+                  objective=args.objective, max_epochs=args.max_epochs, strategy=args.strategy,
+                  overwrite=args.overwrite, export=args.export)
+    if result.role == "worker":
+        print(f"worker done: the chief writes the results to {result.out}")
+        return 0
+    best = result.best
+    print(f"search written to {result.out}: results.csv, results.md" +
+          (f"; best trial {best['trial']} ({result.objective} {best[result.objective]:.5g})" if best else "") +
+          (f", exported to {result.best_dir}" if result.best_dir else ""))
+    return 0
+
+
+def _run_config(run: Path):
+    import json
+
+    from tfaudio.errors import TfaudioError
+    from tfaudio.experiment import experiment_from_dict
+
+    path = Path(run) / "config.json"
+    if not path.is_file():
+        raise TfaudioError(f"{run}: not a tfaudio run folder (no config.json)")
+    return experiment_from_dict(json.loads(path.read_text()))
+
+
+def evaluation_data(cfg, spec, records, mixes: int, seed: int):
+    """What a run is evaluated on: fixed mixes (activation, multi-label) or windows (single-label)."""
+    import dataclasses
+
+    from tfaudio import data
+
+    if spec.task == "single_label":
+        feats = spec.features if spec.model_input == "features" else None
+        return data.class_dataset(records, spec.classes, sr=spec.sr, window=spec.window,
+                                  min_rms_db=cfg.data.min_rms_db, features=feats, batch_size=32, shuffle=None,
+                                  label_mode="int", cache=None)
+    mix = dataclasses.replace(cfg.mix, window=spec.window)
+    feats = spec.features if spec.model_input == "features" else dataclasses.replace(spec.features, kind="none")
+    return data.mixtures(records, spec.classes, mix, seed=seed, features=feats, batch_size=32,
+                         num_mixes=max(32, mixes // 32 * 32), rerandomize=False)
+
+
+def _print_metrics(metrics: dict) -> None:
+    keys = ("accuracy", "f1_micro", "f1_macro", "lrap", "map", "bce", "frame_f1")
+    shown = {k: metrics[k] for k in keys if metrics.get(k) is not None}
+    print("  " + "  ".join(f"{k} {v:.4f}" for k, v in shown.items()))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tfaudio import datasets
+    from tfaudio.run import open_run
+    from tfaudio.train import load_splits
+
+    cfg = _run_config(Path(args.run))
+    model, spec = open_run(args.run, args.which)
+    if args.data:
+        fmt = args.format or ("medley_solos_db" if cfg.data.format == "corpus" else cfg.data.format)
+        split = args.split if args.split is not None else cfg.data.test_split
+        records = datasets.load_records(fmt, args.data, split=split, strict=cfg.data.strict)
+    else:
+        train, val, test = load_splits(cfg)
+        records = {"training": train, "validation": val}.get(args.split) if args.split else (test or val)
+    if not records:
+        from tfaudio.errors import DatasetError
+
+        raise DatasetError(args.data or args.run, "no records to evaluate on")
+    from tfaudio.evaluate import evaluate_and_report
+
+    data = evaluation_data(cfg, spec, records, args.mixes, args.seed)
+    history = Path(args.run) / "history.csv"
+    metrics, files = evaluate_and_report(model, spec, data, args.out, history_csv=history if history.is_file() else None,
+                                         threshold=args.threshold)
+    print(f"evaluated {metrics['n_examples']} examples of {len(records)} files ({spec.task}):")
+    _print_metrics(metrics)
+    print(f"report: {Path(args.out) / 'metrics.json'} and {len(files) - 1} plot(s) in {args.out}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from tfaudio.errors import TfaudioError
+    from tfaudio.inference import predict_file, write_prediction
+    from tfaudio.run import open_run
+
+    model, spec = open_run(args.model, args.which)
+    failed = 0
+    stems: set[str] = set()
+    for path in args.audio:
+        stem = Path(path).stem
+        while stem in stems:  # same file name in two folders
+            stem += "_"
+        stems.add(stem)
+        try:
+            result = predict_file(model, spec, path, block_seconds=args.block_seconds)
+        except TfaudioError as e:
+            print(f"tfaudio: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        files = write_prediction(result, args.out, stem, plot=args.plot)
+        if spec.task == "activation":
+            what = f"activations {result.activations.shape[0]} x {result.activations.shape[1]} frames"
+        else:
+            what = f"{result.label} ({max(result.scores):.2f})"
+        print(f"{path}: {result.duration:.1f} s -> {what}: {', '.join(str(f) for f in files)}")
+    return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tfaudio.export import export_saved_model
+    from tfaudio.run import open_run
+
+    model, spec = open_run(args.run, args.which)
+    out = export_saved_model(model, spec, args.out)
+    print(f"SavedModel written to {out} (signatures: serving_default [batch, samples] float32 at {spec.sr} Hz, "
+          f"serve_wav [batch] WAV bytes); inspect with: saved_model_cli show --all --dir {out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    """Render the corpus, train the activation CNN on mixes, evaluate, export, predict a sequence."""
+    import json
+    import shutil
+    import time
+
+    import numpy as np
+
     from tfaudio import corpus, datasets
 
+    t0 = time.time()
     out = Path(args.out)
-    data = out / "corpus"
-    print(f"[1/2] rendering the built-in corpus ({args.per_class} clips x 8 classes) into {data}")
-    corpus.render_corpus(data, per_class=args.per_class, seed=args.seed, progress=not args.quiet)
-    print("[2/2] reading it back as Medley-Solos-DB")
-    records = datasets.medley_solos_db(data)
+    data_root = out / "corpus"
+    sr = 44100
+    print(f"[1/6] rendering the built-in corpus ({args.per_class} clips x 8 instruments, 3 s at {sr} Hz) "
+          f"into {data_root}")
+    if not (data_root / "Medley-solos-DB_metadata.csv").is_file():
+        corpus.render_corpus(data_root, per_class=args.per_class, seed=args.seed, sr=sr, n_samples=3 * sr,
+                             progress=not args.quiet)
+    records = datasets.medley_solos_db(data_root)
     _print_summary(datasets.summary(records))
-    print(f"\n{len(records)} clips, {len(datasets.classes_of(records))} classes, in {data}")
+
+    from tfaudio.experiment import load_experiment
+    from tfaudio.train import train
+
+    run = out / "run"
+    if (run / "run.json").is_file():
+        shutil.rmtree(run)  # the demo's own previous run
+    cfg = load_experiment(find_config("neuroment_mel"), [
+        "data.format=medley_solos_db", f"data.root={data_root}", f"train.epochs={args.epochs}",
+        f"train.steps_per_epoch={args.steps}", "train.validation_steps=8", f"train.seed={args.seed}",
+        f"train.verbose={0 if args.quiet else 2}"])
+    print(f"\n[2/6] training the Neuroment activation CNN (log-mel, 1-4 instruments a mix) for {args.epochs} "
+          f"epochs x {args.steps} steps of {cfg.train.batch_size} on-the-fly mixes into {run}")
+    train(cfg, run)
+
+    from tfaudio.evaluate import evaluate_and_report, sequence_example
+    from tfaudio.run import open_run
+
+    model, spec = open_run(run)
+    report = out / "report"
+    test = datasets.medley_solos_db(data_root, subset="test")
+    print(f"\n[3/6] evaluating on 256 mixes of the test subset ({len(test)} clips) into {report}")
+    data = evaluation_data(cfg, spec, test, 256, seed=args.seed + 1)
+    metrics, _ = evaluate_and_report(model, spec, data, report, history_csv=run / "history.csv")
+    _print_metrics(metrics)
+
+    export_dir = out / "saved_model"
+    print(f"\n[4/6] exporting a SavedModel that takes raw audio to {export_dir}")
+    from tfaudio.export import export_saved_model
+
+    export_saved_model(model, spec, export_dir)
+
+    import soundfile as sf
+
+    seq_s = args.sequence_seconds
+    print(f"\n[5/6] rendering the 8 instruments played in turn ({seq_s:g} s each) and predicting their activations")
+    mix, stems, names = corpus.render_sequence(seconds_each=seq_s, sr=sr, seed=args.seed + 7)
+    seq_wav = out / "sequence.wav"
+    sf.write(str(seq_wav), mix, sr, subtype="FLOAT")
+    from tfaudio.inference import predict_file, write_prediction
+
+    pred = predict_file(model, spec, seq_wav)
+    files = write_prediction(pred, out / "prediction", "sequence", plot=True)
+    n = int(round(seq_s * sr))
+    seq = sequence_example([stems[k, k * n:(k + 1) * n] for k in range(len(names))],
+                           [spec.classes.index(c) for c in names], spec)
+    seq_metrics, _ = evaluate_and_report(model, spec, [seq], report / "sequence", n_examples=1)
+
+    print("\n[6/6] summary")
+    best = json.loads((run / "checkpoints" / "state.json").read_text())["best"]
+    lines = [
+        f"  best validation loss (BCE): {best:.4f}",
+        f"  test mixes: bce {metrics['bce']:.4f}, frame F1 {metrics['frame_f1']:.3f}",
+        f"  sequence: bce {seq_metrics['bce']:.4f}, frame F1 {seq_metrics['frame_f1']:.3f}",
+    ]
+    leak = np.array(seq_metrics["leakage_matrix_db"], dtype=float)
+    if np.isfinite(leak).any():
+        lines.append(f"  sequence leakage: mean {np.nanmean(leak):.1f} dB (-60 dB = none)")
+    print("\n".join(lines))
+    print(f"  report and plots: {report} (metrics.json, noise/leakage matrices, examples, training curves)")
+    print(f"  sequence report:  {report / 'sequence'}")
+    print(f"  prediction:       {', '.join(str(f) for f in files)}")
+    print(f"  SavedModel:       {export_dir}  (saved_model_cli show --all --dir {export_dir})")
+    print(f"  TensorBoard:      tensorboard --logdir {run / 'logs'}")
+    print(f"done in {(time.time() - t0) / 60:.1f} min")
     return 0
 
 
@@ -211,6 +460,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {
         "demo": cmd_demo,
         "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "predict": cmd_predict,
+        "export": cmd_export,
+        "tune": cmd_tune,
         ("corpus", "render"): cmd_corpus_render,
         ("data", "summary"): cmd_data_summary,
     }
