@@ -118,12 +118,6 @@ def test_help_is_instant_and_imports_no_tensorflow():
     assert "COMMAND" in out and out.strip().endswith("noTF")
 
 
-def test_demo_renders_and_summarises(tmp_path, capsys):
-    assert cli.main(["demo", "--out", str(tmp_path), "--per-class", "3", "-q"]) == 0
-    out = capsys.readouterr().out
-    assert "24 clips, 8 classes" in out
-
-
 def test_render_sequence_plays_instruments_in_turn():
     mix, stems, names = corpus.render_sequence(["piano", "flute", "violin"], seconds_each=0.5, sr=16000, seed=1)
     assert names == ["piano", "flute", "violin"] and stems.shape == (3, 24000) and mix.shape == (24000,)
