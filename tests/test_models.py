@@ -362,4 +362,7 @@ def test_svm_baseline_fits_evaluates_and_saves(tmp_path):
 @pytest.mark.slow
 def test_models_table_is_current():
     """docs/models_table.md is `python -m tfaudio.models` (builds every model at the seeds' sizes)."""
-    assert (ROOT / "docs" / "models_table.md").read_text() == M.summary_table()
+    table = M.summary_table()
+    assert (ROOT / "docs" / "models_table.md").read_text() == table
+    readme = (ROOT / "README.md").read_text()
+    assert readme.split("<!-- models-table -->\n", 1)[1].split("<!-- /models-table -->", 1)[0] == table
