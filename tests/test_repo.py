@@ -29,3 +29,11 @@ def test_library_does_not_import_tuning_or_pipelines():
     for path in (ROOT / "tfaudio").rglob("*.py"):
         src = path.read_text()
         assert not re.search(r"^\s*(from|import)\s+(tuning|pipelines)\b", src, re.M), path
+        assert not re.search(r"import_module\(\s*[\"'](tuning|pipelines)", src), path
+
+
+def test_tune_command_comes_from_the_tuning_plugin():
+    from importlib.metadata import entry_points
+
+    eps = {ep.name: ep.value for ep in entry_points(group="tfaudio.commands")}
+    assert eps.get("tune") == "tuning.cli:register"

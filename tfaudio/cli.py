@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tfaudio import __version__
 
@@ -91,26 +91,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tf.distribute strategy (default: train.strategy of the config); "
                         "multi_worker reads TF_CONFIG")
 
-    tu = sub.add_parser("tune", help="search one experiment's hyperparameters with KerasTuner (resumable)")
-    tu.add_argument("config", help="experiment YAML, or the name of one in pipelines/ (e.g. neuroment_mel)")
-    tu.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], default="random",
-                    help="search algorithm (default: %(default)s)")
-    tu.add_argument("--max-trials", type=_positive, default=10,
-                    help="trials in all (hyperband: a cap on its schedule) (default: %(default)s)")
-    tu.add_argument("--out", required=True, help="search folder: results.csv/.md, best/ (SavedModel), tuner/; "
-                    "running the command again resumes the search")
-    tu.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a config value by its dotted key, e.g. --set train.epochs=5 (repeatable)")
-    tu.add_argument("--fix", action="append", default=[], metavar="HP=VALUE",
-                    help="hold a hyperparameter at a value, e.g. --fix features=log_mel (repeatable)")
-    tu.add_argument("--objective", default=None, help="metric to optimise (default: train.monitor)")
-    tu.add_argument("--max-epochs", type=_positive, default=None,
-                    help="hyperband: most epochs a trial trains (default: train.epochs)")
-    tu.add_argument("--strategy", choices=["default", "mirrored"], default=None,
-                    help="run each trial on one device or all local GPUs (default: train.strategy)")
-    tu.add_argument("--overwrite", action="store_true", help="discard an earlier search in --out")
-    tu.add_argument("--no-export", dest="export", action="store_false", help="do not export the best model")
-
     e = sub.add_parser("evaluate", help="evaluate a run: metrics.json and PNG plots")
     e.add_argument("run", help="run folder written by tfaudio train")
     e.add_argument("--data", default=None, help="data-set root (default: the run's own data)")
@@ -137,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", required=True, help="SavedModel folder")
     x.add_argument("--which", default="best", help="checkpoint: best, last or a .keras path (default: best)")
 
+    p.set_defaults(_plugin_handlers=_load_plugins(sub))
+
     s = sub.add_parser("data", help="inspect a data set")
     ssub = s.add_subparsers(dest="data_command", metavar="ACTION")
     ds = ssub.add_parser("summary", help="scan a data set, count files per subset and class, report bad files")
@@ -148,6 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--strict", action="store_true", help="stop at the first bad file instead of skipping it")
     ds.add_argument("--json", action="store_true", help="print the summary as JSON")
     return p
+
+
+def _load_plugins(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
+    """Subcommands that other packages add through the ``tfaudio.commands`` entry-point group
+    (`tfaudio tune` comes from the `tuning` package this way: the library never imports it).
+    Each entry point is a `register(subparsers) -> {command: handler}`."""
+    from importlib.metadata import entry_points
+
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {}
+    for ep in entry_points(group="tfaudio.commands"):
+        try:
+            handlers.update(ep.load()(sub))
+        except Exception as e:  # a broken plugin must not break the other commands
+            log.debug("command plugin %s failed to load: %s", ep.name, e)
+    return handlers
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -229,25 +226,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = train(cfg, args.out, resume=args.resume, strategy=args.strategy)
     print(f"run written to {run}: checkpoints/best.keras, checkpoints/last.keras, config.json, "
           f"history.csv, logs/ (tensorboard --logdir {run / 'logs'})")
-    return 0
-
-
-def cmd_tune(args: argparse.Namespace) -> int:
-    from tfaudio.experiment import load_experiment
-
-    cfg = load_experiment(find_config(args.config), args.overrides)  # validates before any work
-    from tuning.search import parse_fixed, tune
-
-    result = tune(cfg, args.out, tuner=args.tuner, max_trials=args.max_trials, fixed=parse_fixed(args.fix),
-                  objective=args.objective, max_epochs=args.max_epochs, strategy=args.strategy,
-                  overwrite=args.overwrite, export=args.export)
-    if result.role == "worker":
-        print(f"worker done: the chief writes the results to {result.out}")
-        return 0
-    best = result.best
-    print(f"search written to {result.out}: results.csv, results.md" +
-          (f"; best trial {best['trial']} ({result.objective} {best[result.objective]:.5g})" if best else "") +
-          (f", exported to {result.best_dir}" if result.best_dir else ""))
     return 0
 
 
@@ -458,12 +436,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     handlers = {
+        **args._plugin_handlers,
         "demo": cmd_demo,
         "train": cmd_train,
         "evaluate": cmd_evaluate,
         "predict": cmd_predict,
         "export": cmd_export,
-        "tune": cmd_tune,
         ("corpus", "render"): cmd_corpus_render,
         ("data", "summary"): cmd_data_summary,
     }

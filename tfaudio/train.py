@@ -114,8 +114,25 @@ def make_strategy(name: str):
     if name == "multi_worker":
         if not os.environ.get("TF_CONFIG"):
             raise ConfigError("train.strategy multi_worker needs TF_CONFIG (cluster and task) in the environment")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker_strategy()
     return tf.distribute.get_strategy()
+
+
+def _multi_worker_strategy():
+    """MultiWorkerMirroredStrategy whose `reduce` takes what Keras 3's `fit` gives it in multi-worker
+    mode (keras-team/keras#20585): a nested batch (before the first step) and scalar logs with `axis=0`.
+    Each tensor is reduced on its own, scalars across replicas (axis None)."""
+    import tensorflow as tf
+
+    class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis=None):
+            def one(v):
+                a = None if axis is not None and len(getattr(v, "shape", ())) == 0 else axis
+                return super(MultiWorkerMirroredStrategy, self).reduce(reduce_op, v, a)
+
+            return tf.nest.map_structure(one, value)
+
+    return MultiWorkerMirroredStrategy()
 
 
 def is_chief() -> bool:
@@ -267,9 +284,11 @@ def compile_model(model, cfg: ExperimentConfig) -> None:
 
 
 def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
-          strategy: str | None = None) -> Path:
+          strategy: str | None = None, keep_worker_dir: bool = False) -> Path:
     """Train `cfg` into run folder `out`; returns it. `resume` continues a killed run from its
-    last epoch. `strategy` overrides `cfg.train.strategy`."""
+    last epoch. `strategy` overrides `cfg.train.strategy`. `keep_worker_dir`: a non-chief
+    multi-worker process keeps its scratch folder `out/.worker-PID` (history.csv, logs/ and its
+    final model, final.keras) instead of deleting it, e.g. to check that the workers agree."""
     import keras
     import tensorflow as tf
 
@@ -347,7 +366,10 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
               validation_steps=t.validation_steps if val_ds is not None and cfg.task == "single_label" else None,
               callbacks=callbacks, verbose=t.verbose)
     if not chief:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        if keep_worker_dir:
+            model.save(work_dir / "final.keras")
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
     log.info("run written to %s", run_dir)
     return run_dir
 
