@@ -150,10 +150,12 @@ def _load_plugins(sub: argparse._SubParsersAction) -> dict[str, Callable[[argpar
 def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if verbose < 2:  # keep TensorFlow's C++ chatter down unless debugging
+    if verbose < 2:  # keep TensorFlow's C++ and absl chatter down unless debugging
         import os
 
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        for name in ("absl", "tensorflow"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _print_summary(counts: dict[str, dict[str, int]]) -> None:
@@ -223,7 +225,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = load_experiment(find_config(args.config), args.overrides)  # validates before any work
     from tfaudio.train import train
 
+    from tfaudio.train import is_chief
+
     run = train(cfg, args.out, resume=args.resume, strategy=args.strategy)
+    if not is_chief():
+        print(f"worker done: the chief writes the run to {run}")
+        return 0
     print(f"run written to {run}: checkpoints/best.keras, checkpoints/last.keras, config.json, "
           f"history.csv, logs/ (tensorboard --logdir {run / 'logs'})")
     return 0
