@@ -157,10 +157,35 @@ def test_killed_run_resumes_from_its_last_epoch(tmp_path):
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait()
-    done = len(_history(run))
+    before = _history(run)
+    done = len(before)
     assert 3 <= done < 40 and (run / "backup").exists()
     resume = args[:-4] + ["--set", f"train.epochs={done + 2}", "--set", "mix.n_max=2", "--resume"]
     subprocess.run(resume, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    epochs = [int(r["epoch"]) for r in _history(run)]
-    assert epochs[-2:] == [done, done + 1]  # it went on from where it was killed, not from 0
+    after = _history(run)
+    assert [int(r["epoch"]) for r in after] == list(range(done + 2))  # contiguous: no gap, no repeat
+    # it went on from where it was killed (the last epoch may be redone), not from 0
+    assert after[:done - 1] == before[:done - 1]
     assert not np.isnan(float(_history(run)[-1]["loss"]))
+
+
+def test_backup_is_written_atomically(tmp_path):
+    """A run killed while its backup is being saved keeps the previous, intact backup."""
+    from tfaudio.train import atomic_backup
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("adam", "mse")
+    cb = atomic_backup(tmp_path / "backup")
+    cb.set_model(model)
+    cb.on_epoch_end(0)
+    good = (tmp_path / "backup" / "latest.weights.h5").read_bytes()
+
+    def dies_midway(filepath, overwrite=True):
+        Path(filepath).write_bytes(b"\x89HDF half a file")
+        raise KeyboardInterrupt
+
+    model.save_weights = dies_midway
+    with pytest.raises(KeyboardInterrupt):
+        cb.on_epoch_end(1)
+    assert (tmp_path / "backup" / "latest.weights.h5").read_bytes() == good
+    assert json.loads((tmp_path / "backup" / "training_metadata.json").read_text())["epoch"] == 1

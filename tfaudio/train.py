@@ -267,6 +267,37 @@ class AtomicCheckpoints:
         return _Callback()
 
 
+def _trim_history(path: Path, start: int) -> None:
+    """Keep the rows of `history.csv` for epochs before `start`, where a resumed run goes on."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    keep = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].isdigit() and int(ln.split(",", 1)[0]) < start]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(keep))
+    os.replace(tmp, path)
+
+
+def atomic_backup(backup_dir: Path):
+    """keras.callbacks.BackupAndRestore whose files are written to a temporary name and renamed, so a
+    run killed while it saves still has an intact backup to `--resume` from (Keras writes in place)."""
+    import keras
+
+    class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+        def _save_model(self):
+            os.makedirs(self.backup_dir, exist_ok=True)
+            tmp = os.path.join(self.backup_dir, ".partial.weights.h5")
+            self.model.save_weights(tmp, overwrite=True)
+            os.replace(tmp, self._weights_path)
+            meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+            tmp_meta = self._training_metadata_path + ".partial"
+            with open(tmp_meta, "w") as f:
+                f.write(json.dumps(meta))
+            os.replace(tmp_meta, self._training_metadata_path)
+
+    return AtomicBackupAndRestore(str(backup_dir))
+
+
 def compile_model(model, cfg: ExperimentConfig) -> None:
     import keras
 
@@ -350,13 +381,17 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
     if steps is None and cfg.task != "single_label":
         steps = 1680  # seed 001: 53,760 windows per epoch in batches of 32
     monitor = t.monitor if val_ds is not None else t.monitor.replace("val_", "")
+    if resume:
+        meta = backup / "training_metadata.json"
+        start = json.loads(meta.read_text())["epoch"] if meta.is_file() else initial_epoch
+        _trim_history(work_dir / "history.csv", start)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup)),
         AtomicCheckpoints(run_dir, monitor, write=chief),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=t.lr_factor, patience=t.lr_patience,
                                           min_lr=t.min_lr, verbose=1),
         keras.callbacks.CSVLogger(str(work_dir / "history.csv"), append=resume),
         keras.callbacks.TensorBoard(str(work_dir / "logs"), update_freq="epoch"),
+        atomic_backup(backup),  # last: an epoch counts as done once everything above has recorded it
     ]
     if initial_epoch >= t.epochs:
         log.warning("%s: already trained for %d epochs (train.epochs=%d); nothing to do", run_dir,
