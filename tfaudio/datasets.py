@@ -451,24 +451,25 @@ def encode_labels(records: Sequence[Record], classes: Sequence[str], mode: str =
 
     An unknown label raises DatasetError naming the file and the label.
     """
-    index = {c: i for i, c in enumerate(classes)}
-    n, k = len(records), len(classes)
-    if mode == "int":
-        out = np.zeros(n, np.int32)
-    elif mode in ("one_hot", "multi_hot"):
-        out = np.zeros((n, k), np.float32)
-    else:
+    from tfaudio.labels import OneHotEncoder, UnknownLabelError
+
+    if mode not in ("int", "one_hot", "multi_hot"):
         raise DatasetError(None, f"unknown label mode {mode!r}; use 'int', 'one_hot' or 'multi_hot'")
+    encoder = OneHotEncoder(classes)  # the class list and its lookup live in tfaudio.labels
+    n, k = len(records), encoder.num_classes
+    out = np.zeros(n, np.int32) if mode == "int" else np.zeros((n, k), np.float32)
     for i, r in enumerate(records):
-        unknown = [lab for lab in r.labels if lab not in index]
-        if unknown:
-            raise DatasetError(r.path, f"unknown label(s) {unknown}; classes are {list(classes)}")
-        if mode != "multi_hot" and len(r.labels) != 1:
+        try:
+            idx = [encoder.index(lab) for lab in r.labels]
+        except UnknownLabelError:
+            unknown = [lab for lab in r.labels if lab not in encoder.classes]
+            raise DatasetError(r.path, f"unknown label(s) {unknown}; classes are {list(encoder.classes)}") from None
+        if mode != "multi_hot" and len(idx) != 1:
             raise DatasetError(r.path, f"{mode} labels need one label per file, found {list(r.labels)}")
         if mode == "int":
-            out[i] = index[r.labels[0]]
+            out[i] = idx[0]
         else:
-            out[i, [index[lab] for lab in r.labels]] = 1.0
+            out[i, idx] = 1.0
     return out
 
 
