@@ -105,9 +105,9 @@ def test_cli_data_summary_reports_skipped(tmp_path, capsys):
     sorted((tmp_path / "audio").iterdir())[0].write_bytes(b"")
     assert cli.main(["data", "summary", str(tmp_path), "--format", "medley_solos_db"]) == 0
     out = capsys.readouterr().out
-    assert "skipped 1 file(s):" in out and "empty file (0 bytes)" in out
+    assert "skipped 1 file(s):" in out and "file is empty (0 bytes)" in out
     assert cli.main(["data", "summary", str(tmp_path), "--format", "medley_solos_db", "--strict"]) == 2
-    assert "empty file (0 bytes)" in capsys.readouterr().err
+    assert "file is empty (0 bytes)" in capsys.readouterr().err
 
 
 def test_help_is_instant_and_imports_no_tensorflow():

@@ -207,10 +207,17 @@ def test_bad_files_are_reported_with_their_problem(tmp_path):
     recs = datasets.from_folder(tmp_path, verify="header")
     skipped = {Path(p).name: m for p, m in recs.skipped}
     assert [Path(r.path).name for r in recs] == ["good.wav", "nan.wav"]  # NaN needs a full decode
-    assert skipped["empty.wav"] == "empty file (0 bytes)"
-    assert skipped["truncated.wav"].startswith("truncated")
-    assert skipped["header_only.wav"].startswith("truncated: data chunk declares")
-    assert skipped["not_audio.wav"].startswith("not an audio file")
+    assert skipped["empty.wav"] == "file is empty (0 bytes)"
+    assert skipped["truncated.wav"] == "WAV file is truncated inside its fmt chunk"
+    assert skipped["header_only.wav"].startswith("WAV file is truncated: data chunk declares")
+    assert skipped["not_audio.wav"].startswith("not a recognised audio file")
+    from tfaudio.audio import load
+    from tfaudio.errors import AudioFileError
+
+    for name, problem in skipped.items():  # one checked decoder: the scanner says what load says
+        with pytest.raises(AudioFileError) as e:
+            load(tmp_path / "x" / name)
+        assert e.value.problem == problem, name
 
 
 def test_full_verification_finds_nan(tmp_path):

@@ -687,13 +687,12 @@ def load(path: PathLike, sr: int | None = None, mono: bool = True,
     Raises:
         AudioFileError: missing, empty, truncated, not audio, no samples, or NaN/Inf samples.
     """
+    from tfaudio import headers
+
     path_str = os.fspath(path)
     if sr is not None and (int(sr) != sr or sr <= 0):
         raise ValueError(f"sr must be a positive integer or None, got {sr!r}")
-    if not os.path.exists(path_str):
-        raise AudioFileError(path_str, "file not found")
-    if os.path.isdir(path_str):
-        raise AudioFileError(path_str, "is a directory, not an audio file")
+    headers.check(path_str)  # missing, empty, not audio, malformed or truncated WAV: before reading it
     try:
         with open(path_str, "rb") as f:
             data = f.read()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -80,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated GM programs (0-127) instead of the 8 Medley-Solos-DB classes")
     r.add_argument("--sr", type=_positive, default=22050, help="sample rate (default: %(default)s)")
     r.add_argument("--samples", type=_positive, default=65536, help="samples per clip (default: %(default)s)")
+    r.add_argument("--songs", type=_positive, default=None,
+                   help="render N songs with per-instrument stems (format stems: SONG/mix.wav, SONG/stems/*.wav) "
+                        "instead of the solo corpus")
+    r.add_argument("--song-seconds", type=float, default=20.0, help="seconds per song (default: %(default)s)")
 
     t = sub.add_parser("train", help="train one experiment (a pipelines/ YAML) into a run folder")
     t.add_argument("config", help="experiment YAML, or the name of one in pipelines/ (e.g. neuroment_mel)")
@@ -94,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="evaluate a run: metrics.json and PNG plots")
     e.add_argument("run", help="run folder written by tfaudio train")
     e.add_argument("--data", default=None, help="data-set root (default: the run's own data)")
-    e.add_argument("--format", default=None, choices=["medley_solos_db", "irmas", "nsynth", "folder", "csv"],
+    e.add_argument("--format", default=None, choices=["medley_solos_db", "irmas", "nsynth", "folder", "csv", "stems"],
                    help="layout of --data (default: the run's data format)")
     e.add_argument("--split", default=None, help="subset to evaluate (default: the config's test split)")
     e.add_argument("--out", required=True, help="report folder")
@@ -111,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--plot", action="store_true", help="also write a PNG per file")
     pr.add_argument("--which", default="best", help="checkpoint: best, last or a .keras path (default: best)")
     pr.add_argument("--block-seconds", type=float, default=30.0, help="streaming block length (default: %(default)s)")
+    pr.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
 
     x = sub.add_parser("export", help="export a run as a SavedModel that takes raw audio")
     x.add_argument("run", help="run folder written by tfaudio train")
@@ -123,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     ssub = s.add_subparsers(dest="data_command", metavar="ACTION")
     ds = ssub.add_parser("summary", help="scan a data set, count files per subset and class, report bad files")
     ds.add_argument("root", help="data-set root (or a manifest .csv for --format csv)")
-    ds.add_argument("--format", required=True, choices=["medley_solos_db", "irmas", "nsynth", "folder", "csv"])
+    ds.add_argument("--format", required=True, choices=["medley_solos_db", "irmas", "nsynth", "folder", "csv",
+                                                         "stems"])
     ds.add_argument("--split", default=None, help="subset or split (irmas: train/test; nsynth: train/valid/test)")
     ds.add_argument("--verify", default="header", choices=["none", "header", "full"],
                     help="how hard to check each file: full decodes it (default: %(default)s)")
@@ -150,12 +157,47 @@ def _load_plugins(sub: argparse._SubParsersAction) -> dict[str, Callable[[argpar
 def _setup_logging(verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if verbose < 2:  # keep TensorFlow's C++ and absl chatter down unless debugging
+    if verbose < 1:  # TensorFlow's C++/absl start-up chatter only with -v (all of it with -vv)
         import os
 
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+        for name in ("absl", "tensorflow", "h5py"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    elif verbose < 2:
         for name in ("absl", "tensorflow"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+#: Lines that TensorFlow's C++ logging prints before it is configured ("I0000 00:00:17... port.cc:153] ...").
+_TF_LOG_LINE = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\] )")
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up lines (oneDNN, CUDA stubs, cuInit) kept off stderr:
+    absl prints them before TF_CPP_MIN_LOG_LEVEL applies. Other lines written meanwhile are replayed."""
+    import os
+    import tempfile
+
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # device discovery logs here (cuInit on GPU-less hosts)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            keep = [ln for ln in captured.read().splitlines(keepends=True) if not _TF_LOG_LINE.match(ln)]
+            if keep:
+                sys.stderr.buffer.write(b"".join(keep))
+                sys.stderr.flush()
 
 
 def _print_summary(counts: dict[str, dict[str, int]]) -> None:
@@ -176,6 +218,13 @@ def cmd_corpus_render(args: argparse.Namespace) -> int:
     instruments = corpus.DEFAULT_INSTRUMENTS
     if args.programs:
         instruments = tuple(corpus.gm_instrument(p) for p in args.programs)
+    if args.songs:  # songs with stems, for `tfaudio evaluate --format stems`
+        corpus.render_songs(args.out, args.songs, args.song_seconds, instruments, seed=args.seed, sr=args.sr,
+                            soundfont=args.soundfont, progress=not args.quiet)
+        records = datasets.from_stems(args.out)
+        print(f"rendered {args.songs} songs of {args.song_seconds:g} s with stems into {args.out}")
+        _print_summary(datasets.summary(records))
+        return 0
     meta = corpus.render_corpus(args.out, instruments, per_class=args.per_class, seed=args.seed,
                                 soundfont=args.soundfont, sr=args.sr, n_samples=args.samples,
                                 progress=not args.quiet)
@@ -265,6 +314,36 @@ def evaluation_data(cfg, spec, records, mixes: int, seed: int):
                          num_mixes=max(32, mixes // 32 * 32), rerandomize=False)
 
 
+def evaluation_records(cfg, data_root: str | None, fmt: str | None, split: str | None):
+    """(records, what they are, e.g. "test split") to evaluate a run on.
+
+    Without `data_root`: a split of the run's own data by role ("training", "validation", "test",
+    default "test") or by the data's name for it. With it: `split` of that data set (default: its
+    test split; a folder or manifest with no subsets is evaluated whole). A split with no records is
+    an error naming it and the choices.
+    """
+    from tfaudio import datasets
+    from tfaudio.train import split_records
+
+    if not data_root:
+        role = split or "test"
+        return split_records(cfg, role), f"{role} split"
+    run_fmt = "medley_solos_db" if cfg.data.format == "corpus" else cfg.data.format
+    fmt = fmt or run_fmt
+    if split is None:
+        if fmt in ("folder", "csv"):
+            records = datasets.load_records(fmt, data_root, strict=cfg.data.strict)
+            if not datasets.subsets_of(records):
+                return records, f"whole of {data_root}"
+        split = cfg.data.test_split if fmt == run_fmt and cfg.data.test_split else "test"
+    records = datasets.load_records(fmt, data_root, split=split, strict=cfg.data.strict)
+    if not records:
+        from tfaudio.errors import DatasetError
+
+        raise DatasetError(data_root, f"the {split!r} split has no usable files")
+    return records, f"{split} split of {data_root}"
+
+
 def _print_metrics(metrics: dict) -> None:
     keys = ("accuracy", "f1_micro", "f1_macro", "lrap", "map", "bce", "frame_f1")
     shown = {k: metrics[k] for k in keys if metrics.get(k) is not None}
@@ -272,41 +351,53 @@ def _print_metrics(metrics: dict) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from tfaudio import datasets
+    from tfaudio import outputs
     from tfaudio.run import open_run
-    from tfaudio.train import load_splits
 
     cfg = _run_config(Path(args.run))
+    outputs.report_dir(args.out)
     model, spec = open_run(args.run, args.which)
-    if args.data:
-        fmt = args.format or ("medley_solos_db" if cfg.data.format == "corpus" else cfg.data.format)
-        split = args.split if args.split is not None else cfg.data.test_split
-        records = datasets.load_records(fmt, args.data, split=split, strict=cfg.data.strict)
-    else:
-        train, val, test = load_splits(cfg)
-        records = {"training": train, "validation": val}.get(args.split) if args.split else (test or val)
-    if not records:
-        from tfaudio.errors import DatasetError
+    if args.data and (args.format or cfg.data.format) == "stems":  # songs with per-instrument stems
+        from tfaudio import datasets
+        from tfaudio.evaluate import evaluate_songs_and_report, songs_summary
 
-        raise DatasetError(args.data or args.run, "no records to evaluate on")
+        songs = datasets.load_records("stems", args.data, strict=cfg.data.strict)
+        split = args.split if args.split is not None else (
+            cfg.data.test_split if any(r.subset == cfg.data.test_split for r in songs) else None)
+        songs = datasets.ScanResult([r for r in songs if split is None or r.subset == split], songs.skipped)
+        if not songs:
+            from tfaudio.errors import DatasetError
+
+            raise DatasetError(args.data, f"no songs to evaluate (split {split!r})")
+        history = Path(args.run) / "history.csv"
+        metrics, files = evaluate_songs_and_report(
+            model, spec, songs, args.out, threshold=args.threshold, ref=cfg.mix.ref, range_db=cfg.mix.range_db,
+            strict=cfg.data.strict, history_csv=history if history.is_file() else None, split=split)
+        print(songs_summary(metrics, split))
+        print(f"report: {Path(args.out) / 'metrics.json'} and {len(files) - 1} plot(s) in {args.out}")
+        return 0
+    records, split = evaluation_records(cfg, args.data, args.format, args.split)
     from tfaudio.evaluate import evaluate_and_report
 
     data = evaluation_data(cfg, spec, records, args.mixes, args.seed)
     history = Path(args.run) / "history.csv"
     metrics, files = evaluate_and_report(model, spec, data, args.out, history_csv=history if history.is_file() else None,
                                          threshold=args.threshold)
-    print(f"evaluated {metrics['n_examples']} examples of {len(records)} files ({spec.task}):")
+    print(f"evaluated {metrics['n_examples']} examples of {len(records)} files of the {split} ({spec.task}):")
     _print_metrics(metrics)
     print(f"report: {Path(args.out) / 'metrics.json'} and {len(files) - 1} plot(s) in {args.out}")
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from tfaudio import outputs
     from tfaudio.errors import TfaudioError
-    from tfaudio.inference import predict_file, write_prediction
     from tfaudio.run import open_run
 
+    out = outputs.output_dir(args.out)  # before the model loads: a bad --out is one line at once
     model, spec = open_run(args.model, args.which)
+    from tfaudio.inference import predict_file, write_prediction
+
     failed = 0
     stems: set[str] = set()
     for path in args.audio:
@@ -316,16 +407,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
         stems.add(stem)
         try:
             result = predict_file(model, spec, path, block_seconds=args.block_seconds)
+            files = write_prediction(result, out, stem, plot=args.plot, overwrite=args.overwrite)
         except TfaudioError as e:
             print(f"tfaudio: error: {e}", file=sys.stderr)
             failed += 1
             continue
-        files = write_prediction(result, args.out, stem, plot=args.plot)
         if spec.task == "activation":
             what = f"activations {result.activations.shape[0]} x {result.activations.shape[1]} frames"
         else:
             what = f"{result.label} ({max(result.scores):.2f})"
         print(f"{path}: {result.duration:.1f} s -> {what}: {', '.join(str(f) for f in files)}")
+    if failed:
+        print(f"{failed} of {len(args.audio)} file(s) failed (see above); the others' outputs are in {out}")
     return 1 if failed else 0
 
 
@@ -342,6 +435,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Render the corpus, train the activation CNN on mixes, evaluate, export, predict a sequence."""
+    import io
     import json
     import shutil
     import time
@@ -350,8 +444,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from tfaudio import corpus, datasets
 
+    from tfaudio import outputs
+
     t0 = time.time()
     out = Path(args.out)
+    marker = out / ".tfaudio-demo"  # what the demo made, and may replace when run again
+    if out.exists() and not outputs.is_empty_dir(out) and not marker.is_file():
+        raise outputs.OutputError(f"{out}: exists, is not empty and is not an earlier demo's folder; choose a new "
+                                  "--out (nothing there is overwritten)")
+    outputs.output_dir(out, "demo folder")
+    outputs.write_text(marker, "written by tfaudio demo\n")
     data_root = out / "corpus"
     sr = 44100
     print(f"[1/6] rendering the built-in corpus ({args.per_class} clips x 8 instruments, 3 s at {sr} Hz) "
@@ -366,8 +468,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from tfaudio.train import train
 
     run = out / "run"
-    if (run / "run.json").is_file():
-        shutil.rmtree(run)  # the demo's own previous run
+    if run.exists():
+        shutil.rmtree(run)  # the demo's own previous run (the marker says this folder is the demo's)
     cfg = load_experiment(find_config("neuroment_mel"), [
         "data.format=medley_solos_db", f"data.root={data_root}", f"train.epochs={args.epochs}",
         f"train.steps_per_epoch={args.steps}", "train.validation_steps=8", f"train.seed={args.seed}",
@@ -399,11 +501,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\n[5/6] rendering the 8 instruments played in turn ({seq_s:g} s each) and predicting their activations")
     mix, stems, names = corpus.render_sequence(seconds_each=seq_s, sr=sr, seed=args.seed + 7)
     seq_wav = out / "sequence.wav"
-    sf.write(str(seq_wav), mix, sr, subtype="FLOAT")
+    wav = io.BytesIO()
+    sf.write(wav, mix, sr, subtype="FLOAT", format="WAV")
+    outputs.write_bytes(seq_wav, wav.getvalue())
     from tfaudio.inference import predict_file, write_prediction
 
     pred = predict_file(model, spec, seq_wav)
-    files = write_prediction(pred, out / "prediction", "sequence", plot=True)
+    files = write_prediction(pred, out / "prediction", "sequence", plot=True, overwrite=True)
     n = int(round(seq_s * sr))
     seq = sequence_example([stems[k, k * n:(k + 1) * n] for k in range(len(names))],
                            [spec.classes.index(c) for c in names], spec)
@@ -462,10 +566,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose, args.quiet)
     from tfaudio.errors import TfaudioError
 
+    needs_tf = key not in (("corpus", "render"), ("data", "summary")) or getattr(args, "verify", None) == "full"
+    if needs_tf and args.verbose < 1:
+        _import_tensorflow_quietly()
+
     try:
         return handlers[key](args)
     except TfaudioError as e:
         print(f"tfaudio: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # an output (or input) path the checks did not foresee: still one line
+        from tfaudio.outputs import describe
+
+        print(f"tfaudio: error: {describe(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tfaudio: interrupted", file=sys.stderr)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import logging
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from tfaudio.datasets import MSDB_METADATA as METADATA
 from tfaudio.errors import TfaudioError
 
 log = logging.getLogger(__name__)
@@ -227,10 +230,10 @@ def render_corpus(
 
     Writes ``out/Medley-solos-DB_metadata.csv`` and ``out/audio/Medley-solos-DB_{subset}-{id}_{uuid}.wav``
     (16-bit PCM, mono, `n_samples` samples at `sr`). Subsets split by song, so no song crosses them.
-    The same seed gives the same corpus. Returns the metadata path.
+    The same seed gives the same corpus. Returns the metadata path. `out` must be new or an empty
+    folder: the corpus is rendered into a hidden sibling and renamed into place when complete.
     """
-    import soundfile as sf
-    from tqdm.auto import tqdm
+    from tfaudio import outputs
 
     instruments = list(instruments)
     if per_class < 1:
@@ -238,10 +241,35 @@ def render_corpus(
     names = [i.name for i in instruments]
     if len(set(names)) != len(names):
         raise TfaudioError(f"instrument classes repeat: {names}")
-    out = Path(out)
+    renderer = Renderer(soundfont, sr)  # a bad SoundFont is reported before anything is made
+    final = Path(out)
+    if final.exists() and not outputs.is_empty_dir(final):
+        raise outputs.OutputError(f"{final}: exists and is not empty; the corpus is rendered only into a new or "
+                                  "empty folder (nothing there is overwritten)")
+    outputs.clean_stale(final)
+    out = outputs.temp_dir(final)  # rendered here, renamed into place when complete
+    try:
+        _render_corpus_into(out, instruments, per_class, seed, renderer, sr, n_samples, clips_per_song, progress)
+        if final.is_dir():
+            final.rmdir()  # empty: checked above
+        os.rename(out, final)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    log.info("rendered %d classes into %s", len(instruments), final)
+    return final / METADATA
+
+
+def _render_corpus_into(out: Path, instruments: list[Instrument], per_class: int, seed: int,
+                        renderer: Renderer, sr: int, n_samples: int, clips_per_song: int,
+                        progress: bool) -> None:
+    import soundfile as sf
+    from tqdm.auto import tqdm
+
+    from tfaudio import outputs
+
     audio_dir = out / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
-    renderer = Renderer(soundfont, sr)
     clip_s = n_samples / sr
     seeds = np.random.SeedSequence(seed).spawn(len(instruments))
     rows: list[dict] = []
@@ -264,15 +292,12 @@ def render_corpus(
                 song_counter += 1
                 done += k
     bar.close()
-    meta = out / "Medley-solos-DB_metadata.csv"
-    tmp = meta.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["subset", "instrument", "instrument_id", "song_id", "uuid4"])
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, meta)
-    log.info("rendered %d clips of %d classes into %s", len(rows), len(instruments), out)
-    return meta
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=["subset", "instrument", "instrument_id", "song_id", "uuid4"],
+                       lineterminator="\r\n")
+    w.writeheader()
+    w.writerows(rows)
+    outputs.write_text(out / METADATA, text.getvalue())
 
 
 def _render_song(renderer: Renderer, inst: Instrument, k: int, n_samples: int, clip_s: float,
@@ -320,3 +345,153 @@ def render_sequence(
                 break
         stems[k, k * n:(k + 1) * n] = _normalise(y[:n], peak)
     return stems.sum(axis=0), stems, [i.name for i in insts]
+
+
+def song_schedule(n_instruments: int, seconds: float, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """When each of `n_instruments` instruments plays in a song of `seconds` seconds: (start, end) each.
+
+    Instruments enter one after another and leave one after another, in random orders, so the song
+    passes through 1, 2, ..., n, ..., 2, 1 instruments at once: ``2n - 1`` sections of random lengths
+    (0.6 to 1.4 of an equal share, twice that for the middle one, where all n play), the first
+    entering at 0 and the last leaving at the end.
+    """
+    k = int(n_instruments)
+    if k < 1 or seconds <= 0:
+        raise TfaudioError(f"a song needs at least one instrument and a positive length, got {k}, {seconds}")
+    lengths = rng.uniform(0.6, 1.4, 2 * k - 1)
+    lengths[k - 1] *= 2.0  # all n at once: long enough to hear them together despite the phrases' rests
+    bounds = np.concatenate([[0.0], np.cumsum(lengths) / lengths.sum() * seconds])
+    bounds[-1] = seconds
+    enter, leave = rng.permutation(k), rng.permutation(k)
+    start = np.empty(k)
+    end = np.empty(k)
+    start[enter] = bounds[:k]
+    end[leave] = bounds[k:]
+    return [(float(a), float(b)) for a, b in zip(start, end)]
+
+
+def render_songs(
+    out: str | os.PathLike,
+    n_songs: int = 4,
+    seconds: float = 20.0,
+    instruments: Sequence[Instrument | str | int] = DEFAULT_INSTRUMENTS,
+    seed: int = 0,
+    sr: int = MSDB_SR,
+    soundfont: str | os.PathLike | None = None,
+    max_polyphony: int = 4,
+    peak: float = 0.9,
+    progress: bool = True,
+) -> list[Path]:
+    """Render songs with per-instrument stems in the "stems" layout (`tfaudio.datasets.from_stems`).
+
+    Each song ``out/song_NNN/`` holds ``mix.wav``, ``stems/<instrument>.wav`` (spaces as ``_``) and
+    ``song.json`` (the schedule). A song has ``min(max_polyphony, len(instruments))`` distinct
+    instruments, each playing one random phrase (`random_phrase`) over its stretch of the song, the
+    stretches overlapping as `song_schedule` lays them out, so frames with 1, 2, ... up to that many
+    instruments at once all occur. Each stem gets a random level (peak 0.3-0.9); then every stem is
+    scaled by one factor so that the mix peaks at `peak`, and the mix is the sum of the scaled stems
+    (32-bit float WAVs: the stems as read back, added in turn in float32, give the mix bit for bit).
+    A song is built in a hidden temporary folder and renamed into place when complete; an existing
+    song folder is never overwritten. The same seed gives the same songs, byte for byte. Returns the
+    song folders.
+    """
+    import json
+    import shutil
+    import tempfile
+
+    from tqdm.auto import tqdm
+
+    insts = [_resolve(i) for i in instruments]
+    names = [i.name for i in insts]
+    if len(set(names)) != len(names):
+        raise TfaudioError(f"instrument classes repeat: {names}")
+    if n_songs < 1 or seconds <= 0 or max_polyphony < 1 or not insts:
+        raise TfaudioError(f"need at least one song of positive length with at least one instrument, got "
+                           f"n_songs={n_songs}, seconds={seconds}, max_polyphony={max_polyphony}")
+    out = Path(out)
+    finals = [out / f"song_{i:03d}" for i in range(n_songs)]
+    taken = [str(p) for p in finals if p.exists()]
+    if taken:
+        raise TfaudioError(f"{taken[0]}: exists; songs are rendered only into new folders (nothing is overwritten)")
+    out.mkdir(parents=True, exist_ok=True)
+    renderer = Renderer(soundfont, sr)
+    n_total = int(round(seconds * sr))
+    k = min(int(max_polyphony), len(insts))
+    release = 0.5
+    written: list[Path] = []
+    for final, ss in tqdm(list(zip(finals, np.random.SeedSequence(seed).spawn(n_songs))), desc="rendering songs",
+                          unit="song", disable=not progress):
+        rng = np.random.default_rng(ss)
+        chosen = [insts[j] for j in rng.choice(len(insts), size=k, replace=False)]
+        schedule = song_schedule(k, seconds, rng)
+        stems = np.zeros((k, n_total), np.float32)
+        levels = []
+        for row, (inst, (a, b)) in enumerate(zip(chosen, schedule)):
+            dur = b - a
+            at = int(round(a * sr))
+            length = min(dur + release, seconds - a)
+            for _ in range(10):
+                notes = [Note(n.pitch, n.start, min(n.end, dur), n.velocity)
+                         for n in random_phrase(inst, dur, rng) if n.start < dur - 0.05]
+                y = renderer.render(notes, inst.program, length)
+                if y.size and np.sqrt(np.mean(y ** 2)) > 1e-3:
+                    break
+            else:
+                raise TfaudioError(f"could not render an audible phrase for {inst.name!r} (program "
+                                   f"{inst.program}); does the SoundFont have this preset?")
+            fade = min(len(y), int(0.05 * sr))
+            y[len(y) - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+            level = float(rng.uniform(0.3, 0.9))
+            levels.append(level)
+            y = _normalise(y, level)[:n_total - at]
+            stems[row, at:at + len(y)] = y
+        mix = _sum_stems(stems)
+        m = float(np.max(np.abs(mix)))
+        if m > 0:
+            stems *= np.float32(peak / m)
+            mix = _sum_stems(stems)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-{os.getpid()}-", dir=out))
+        try:
+            (tmp / "stems").mkdir()
+            for inst, stem in zip(chosen, stems):
+                _write_float_wav(tmp / "stems" / f"{inst.name.replace(' ', '_')}.wav", stem, sr)
+            _write_float_wav(tmp / "mix.wav", mix, sr)
+            meta = {"sr": sr, "seconds": seconds, "samples": n_total, "seed": seed, "song": final.name,
+                    "soundfont": Path(renderer.soundfont).name,
+                    "instruments": [{"name": inst.name, "program": inst.program, "start": a, "end": b,
+                                     "stem": f"stems/{inst.name.replace(' ', '_')}.wav", "level": lv}
+                                    for inst, (a, b), lv in zip(chosen, schedule, levels)]}
+            part = tmp / "song.json.part"
+            part.write_text(json.dumps(meta, indent=2) + "\n")
+            os.replace(part, tmp / "song.json")
+            os.rename(tmp, final)  # fails, rather than overwrite, if the song appeared meanwhile
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        written.append(final)
+    log.info("rendered %d songs of %.1f s with %d instruments each into %s", n_songs, seconds, k, out)
+    return written
+
+
+def _write_float_wav(path: Path, y: np.ndarray, sr: int) -> None:
+    """A mono 32-bit float WAV (fmt, fact, data), written to a temporary name and renamed. Written here
+    rather than by libsndfile, whose float WAVs carry a PEAK chunk with a time stamp: the same song
+    rendered twice gives the same bytes."""
+    import struct
+
+    data = np.ascontiguousarray(y, "<f4").tobytes()
+    fmt = struct.pack("<HHIIHHH", 3, 1, int(sr), int(sr) * 4, 4, 32, 0)  # WAVE_FORMAT_IEEE_FLOAT, cbSize 0
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<II", 4, len(y))
+            + b"data" + struct.pack("<I", len(data)) + data)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    os.replace(tmp, path)
+
+
+def _sum_stems(stems: np.ndarray) -> np.ndarray:
+    """The mix of `stems` `(instruments, samples)`: float32, added one stem after another (the order a
+    reader summing the stems in turn gets bit for bit)."""
+    mix = np.zeros(stems.shape[1], np.float32)
+    for s in stems:
+        mix += s
+    return mix

@@ -141,9 +141,13 @@ class WindowPool:
 
 
 def window_pool(records: Sequence[Record], classes: Sequence[str], sr: int, mix: MixConfig,
-                cache: str | None = None, batch: int = 256) -> WindowPool:
-    """Decode single-label `records` once (parallel, in the graph) into a `WindowPool`."""
+                cache: str | None = None, batch: int = 256, split: str | None = None) -> WindowPool:
+    """Decode single-label `records` once (parallel, in the graph) into a `WindowPool`.
+
+    `split`: what the records are (e.g. "validation"), named in errors.
+    """
     classes = list(classes)
+    where = f"{split} split: " if split else ""
     ds = decode(records, classes, sr=sr, label_mode="int", cache=cache)
     ds = windows(ds, mix.window, mix.window_hop, mix.min_rms_db).batch(batch).prefetch(AUTOTUNE)
     chunks, ids = [], []
@@ -151,7 +155,8 @@ def window_pool(records: Sequence[Record], classes: Sequence[str], sr: int, mix:
         chunks.append(w.astype(np.float32))
         ids.append(y)
     if not chunks:
-        raise DatasetError(None, "no audible windows to mix: are the records silent or shorter than a window?")
+        raise DatasetError(None, f"{where}no audible windows to mix in {len(records)} file(s): are they silent "
+                                 f"or shorter than a window ({mix.window} samples at {sr} Hz)?")
     audio = np.concatenate(chunks)
     ids = np.concatenate(ids)
     order = np.argsort(ids, kind="stable")
@@ -159,7 +164,8 @@ def window_pool(records: Sequence[Record], classes: Sequence[str], sr: int, mix:
     counts = np.bincount(ids, minlength=len(classes)).astype(np.int32)
     missing = [c for c, n in zip(classes, counts) if n == 0]
     if missing:
-        raise DatasetError(None, f"no audible windows for class(es) {missing}")
+        raise DatasetError(None, f"{where}no audible windows for class(es) {missing} (of {len(records)} file(s); "
+                                 "each class needs at least one file there)")
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
     log.info("window pool: %d windows of %d samples (%.1f MiB), per class %s", len(audio), mix.window,
              audio.nbytes / 2**20, dict(zip(classes, counts.tolist())))
@@ -237,27 +243,72 @@ def add_noise(audio: tf.Tensor, snr_db: tuple[float, float], seed: tf.Tensor) ->
     return audio + noise * tf.sqrt(noise_power)[..., None]
 
 
+def augment_waveform(audio: tf.Tensor, aug: AugmentConfig, seed: tf.Tensor) -> tf.Tensor:
+    """Waveform augmentation of one example `(samples,)` from its stateless seed `(2,)`, as `augment_mix`
+    does for a mix: gain (uniform in `gain_db`), time shift (circular, uniform in ±`max_shift` samples),
+    then white noise at an SNR uniform in `snr_db`."""
+    s = tf.random.experimental.stateless_split(seed, num=3)
+    if aug.gain_db:
+        g = tf.random.stateless_uniform([], s[0], aug.gain_db[0], aug.gain_db[1])
+        audio = audio * tf.pow(10.0, g / 20.0)
+    if aug.max_shift:
+        shift = tf.random.stateless_uniform([], s[1], -aug.max_shift, aug.max_shift + 1, dtype=tf.int32)
+        audio = tf.roll(audio, shift, axis=-1)
+    if aug.snr_db:
+        audio = add_noise(audio, aug.snr_db, s[2])
+    return audio
+
+
+def _mask_draws(aug: AugmentConfig, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """One example's SpecAugment draws from its seed `(2,)`: widths (int32) and start fractions in [0, 1)
+    of its `time_masks` and `freq_masks` bands."""
+    s = tf.random.experimental.stateless_split(seed, num=4)
+    tw = tf.random.stateless_uniform([aug.time_masks], s[0], 0, aug.time_mask_width + 1, dtype=tf.int32)
+    tu = tf.random.stateless_uniform([aug.time_masks], s[1])
+    fw = tf.random.stateless_uniform([aug.freq_masks], s[2], 0, aug.freq_mask_width + 1, dtype=tf.int32)
+    fu = tf.random.stateless_uniform([aug.freq_masks], s[3])
+    return tw, tu, fw, fu
+
+
+def _bands(widths: tf.Tensor, u: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+    """Which of `size` positions the bands `(n, masks)` cover: `(n, size)` bool. A band of width w starts
+    uniformly in [0, size - w] (`u` in [0, 1) picks where)."""
+    widths = tf.minimum(widths, size)
+    room = tf.cast(size - widths + 1, tf.float32)
+    start = tf.minimum(tf.cast(tf.floor(u * room), tf.int32), size - widths)
+    pos = tf.range(size)[None, None, :]
+    inside = (pos >= start[..., None]) & (pos < (start + widths)[..., None])  # (n, masks, size)
+    return tf.reduce_any(inside, axis=1)
+
+
 def spec_augment(features: tf.Tensor, aug: AugmentConfig, seed: tf.Tensor) -> tf.Tensor:
-    """SpecAugment-style masks on `(frames, bins)` (or batched): `time_masks` bands of up to
-    `time_mask_width` frames and `freq_masks` of up to `freq_mask_width` bins, set to the minimum."""
+    """SpecAugment-style masks on `(frames, bins)` features, or a batch `(..., frames, bins)`:
+    `time_masks` bands of 0 to `time_mask_width` frames and `freq_masks` of 0 to `freq_mask_width` bins,
+    set to each example's minimum.
+
+    Every example gets its own masks from its own stateless seed: `seed` is `(2,)` for one example, or
+    `(..., 2)` with the features' leading (batch) axes. The same seed gives the same masks whatever
+    batch the example is in. The draws (a few scalars an example; `tf.random.stateless_*` take one seed
+    each) run in an in-graph loop over the batch; the masking itself is vectorised.
+    """
     if not (aug.time_masks or aug.freq_masks):
         return features
-    frames, bins = tf.shape(features)[-2], tf.shape(features)[-1]
-    floor = tf.reduce_min(features, axis=[-2, -1], keepdims=True)
-    keep = tf.ones_like(features, dtype=tf.bool)
-    seeds = tf.random.experimental.stateless_split(seed, num=max(1, aug.time_masks + aug.freq_masks))
-    for i in range(aug.time_masks + aug.freq_masks):
-        along_time = i < aug.time_masks
-        size = frames if along_time else bins
-        width_max = aug.time_mask_width if along_time else aug.freq_mask_width
-        ss = tf.random.experimental.stateless_split(seeds[i], num=2)
-        width = tf.random.stateless_uniform([], ss[0], 0, width_max + 1, dtype=tf.int32)
-        start = tf.random.stateless_uniform([], ss[1], 0, tf.maximum(size - width, 0) + 1, dtype=tf.int32)
-        pos = tf.range(size)
-        band = (pos >= start) & (pos < start + width)
-        band = band[:, None] if along_time else band[None, :]
-        keep = keep & ~band
-    return tf.where(keep, features, floor)
+    features = tf.convert_to_tensor(features)
+    seed = tf.convert_to_tensor(seed)
+    shape = tf.shape(features)
+    frames, bins = shape[-2], shape[-1]
+    flat = tf.reshape(features, tf.concat([[-1], shape[-2:]], 0))  # (n, frames, bins)
+    seeds = tf.reshape(seed, [-1, 2])
+    n = tf.shape(flat)[0]
+    tf.debugging.assert_equal(tf.shape(seeds)[0], n, message="spec_augment: one seed (2,) per example needed")
+    tw, tu, fw, fu = tf.map_fn(lambda s: _mask_draws(aug, s), seeds,
+                               fn_output_signature=(tf.int32, tf.float32, tf.int32, tf.float32))
+    masked_t = _bands(tw, tu, frames)  # (n, frames)
+    masked_f = _bands(fw, fu, bins)  # (n, bins)
+    masked = masked_t[:, :, None] | masked_f[:, None, :]
+    floor = tf.reduce_min(flat, axis=[-2, -1], keepdims=True)
+    out = tf.where(masked, floor, flat)
+    return tf.reshape(out, shape)
 
 
 def mixtures(records: Sequence[Record], classes: Sequence[str] | None = None, mix: MixConfig = MixConfig(),
@@ -290,7 +341,7 @@ def mixtures(records: Sequence[Record], classes: Sequence[str] | None = None, mi
         ex = mix_from_seed(pool, mix, s)
         if augment.active:
             ex = augment_mix(ex, augment, tf.random.experimental.stateless_fold_in(s, 1))
-        ex["seed"] = s
+        ex["seed"] = tf.random.experimental.stateless_fold_in(s, 2)  # this mix's SpecAugment seed
         return ex
 
     ds = ds.map(make, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
@@ -307,8 +358,7 @@ def mixtures(records: Sequence[Record], classes: Sequence[str] | None = None, mi
         if features is not None and features.kind != "none":
             f = features.compute(ex["audio"])
             if augment.time_masks or augment.freq_masks:
-                f = spec_augment(f, augment, tf.random.experimental.stateless_fold_in(
-                    tf.reshape(ex["seed"], [-1, 2])[0], 2))
+                f = spec_augment(f, augment, ex["seed"])  # each mix its own masks
             ex["features"] = f
         if keep_stems:
             ex["stems"] = stems
@@ -327,12 +377,17 @@ def class_dataset(records: Sequence[Record], classes: Sequence[str] | None = Non
                   window: int | None = None, hop: int | None = None, min_rms_db: float | None = None,
                   features: FeatureConfig | None = None, batch_size: int = 32, shuffle: int | None = 1024,
                   seed: int = 0, label_mode: str = "auto", cache: str | None = "memory",
-                  augment: AugmentConfig = AugmentConfig(), deterministic: bool = True,
+                  augment: AugmentConfig | None = None, deterministic: bool = True,
                   input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-    """Clip classification input: decode → (cache) → windows → shuffle → batch → features → prefetch.
+    """Clip classification input: decode → (cache) → windows → shuffle → (augment) → batch → features →
+    (SpecAugment) → prefetch.
 
     Yields (x, label) batches: x is `(batch, window)` audio or `(batch, frames, bins)` features.
     Shuffling and batching are separate, explicit steps: `shuffle=None` keeps the order.
+    `augment` (training only; None or an inactive config leaves the examples as they are) applies what
+    `mixtures` does, each example with its own stateless seed (new every epoch, the same for the same
+    `seed`): gain, time shift and noise at an SNR on the window (`augment_waveform`), and SpecAugment
+    masks on its features (`spec_augment`; not for raw audio).
     """
     classes = list(classes) if classes is not None else classes_of(records)
     ds = decode(records, classes, sr=sr, label_mode=label_mode, cache=cache, deterministic=deterministic)
@@ -342,19 +397,36 @@ def class_dataset(records: Sequence[Record], classes: Sequence[str] | None = Non
         ds = windows(ds, window, hop, min_rms_db)
     if shuffle:
         ds = ds.shuffle(shuffle, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=False)
-    ds = tf.data.Dataset.zip((ds, mix_seeds(seed)))  # a fresh stateless seed per batch, new each epoch
+    compute = features is not None and features.kind != "none"
+    wave = augment is not None and bool(augment.gain_db or augment.max_shift or augment.snr_db)
+    masks = augment is not None and compute and bool(augment.time_masks or augment.freq_masks)
+    if not (wave or masks):
+        ds = ds.batch(batch_size, drop_remainder=False)
+        if compute:
+            ds = ds.map(lambda x, y: (features.compute(x), y), num_parallel_calls=AUTOTUNE,
+                        deterministic=deterministic)
+        return ds.prefetch(AUTOTUNE)
 
-    def prepare(batch, s):
-        x, y = batch
-        s = tf.random.experimental.stateless_split(s, num=2)
-        if augment.gain_db:
-            g = tf.random.stateless_uniform(tf.shape(x)[:1], s[0], *augment.gain_db)
-            x = x * tf.pow(10.0, g / 20.0)[:, None]
-        if augment.snr_db:
-            x = add_noise(x, augment.snr_db, s[1])
-        if features is not None and features.kind != "none":
+    seeds = mix_seeds(seed)  # a fresh stateless seed per example, new each epoch
+    if input_context is not None:  # each input pipeline its own seeds
+        pipeline = input_context.input_pipeline_id
+        seeds = seeds.map(lambda s: tf.random.experimental.stateless_fold_in(s, pipeline))
+
+    def augment_one(example, s):
+        x, y = example
+        s = tf.random.experimental.stateless_split(s, num=2)  # waveform, masks
+        if wave:
+            x = augment_waveform(x, augment, s[0])
+        return x, y, s[1]
+
+    ds = tf.data.Dataset.zip((ds, seeds)).map(augment_one, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    ds = ds.batch(batch_size, drop_remainder=False)
+
+    def prepare(x, y, s):
+        if compute:
             x = features.compute(x)
+            if masks:
+                x = spec_augment(x, augment, s)
         return x, y
 
     return ds.map(prepare, num_parallel_calls=AUTOTUNE, deterministic=deterministic).prefetch(AUTOTUNE)

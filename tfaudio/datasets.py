@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import re
-import struct
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -28,6 +27,7 @@ log = logging.getLogger(__name__)
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
 MSDB_SUBSETS = ("training", "validation", "test")
+MSDB_METADATA = "Medley-solos-DB_metadata.csv"
 MSDB_COLUMNS = ("subset", "instrument", "instrument_id", "song_id", "uuid4")
 IRMAS_CLASSES = ("cel", "cla", "flu", "gac", "gel", "org", "pia", "sax", "tru", "vio", "voi")
 IRMAS_NAMES = {
@@ -101,66 +101,34 @@ class ScanResult(list):
 
 
 def check_file(path: str | os.PathLike, verify: str = "header") -> str | None:
-    """The problem with an audio file, or None. `verify`: "none", "header" or "full" (decodes it)."""
-    path = Path(path)
+    """The problem with an audio file, or None. `verify`: "none", "header" (`tfaudio.headers.check`,
+    and soundfile's header read for compressed formats) or "full" (decodes it with `tfaudio.audio.load`)."""
+    from tfaudio import headers
+    from tfaudio.errors import AudioFileError
+
     if verify == "none":
         return None
-    if not path.is_file():
-        return "file not found"
-    size = path.stat().st_size
-    if size == 0:
-        return "empty file (0 bytes)"
-    problem = _check_header(path, size)
-    if problem or verify != "full":
-        return problem
+    try:
+        kind = headers.check(path)
+    except AudioFileError as e:
+        return e.problem
+    if kind != "wav" and verify != "full":
+        try:
+            import soundfile as sf
+
+            info = sf.info(os.fspath(path))
+        except Exception as e:  # soundfile raises RuntimeError/LibsndfileError
+            return f"not readable audio ({str(e).splitlines()[0][:120]})"
+        return None if info.frames > 0 else "contains no audio samples (zero length)"
+    if verify != "full":
+        return None
     from tfaudio.audio import load  # decodes, and checks NaN/Inf samples
-    from tfaudio.errors import AudioFileError
 
     try:
         load(path)
     except AudioFileError as e:
         return e.problem
     return None
-
-
-def _check_header(path: Path, size: int) -> str | None:
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    if head[:4] == b"RIFF":
-        return _check_wav(head, size)
-    if head[:4] in (b"fLaC", b"OggS") or head[:3] == b"ID3" or (head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        try:
-            import soundfile as sf
-
-            info = sf.info(str(path))
-        except Exception as e:  # soundfile raises RuntimeError/LibsndfileError
-            return f"not readable audio ({str(e).splitlines()[0][:120]})"
-        return None if info.frames > 0 else "no audio samples"
-    return "not an audio file (unknown format: expected WAV, FLAC, OGG or MP3)"
-
-
-def _check_wav(head: bytes, size: int) -> str | None:
-    if len(head) < 12 or head[8:12] != b"WAVE":
-        return "truncated or malformed WAV header"
-    pos = 12
-    have_fmt = False
-    while pos + 8 <= len(head):
-        cid, csize = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
-        if cid == b"fmt ":
-            have_fmt = True
-        elif cid == b"data":
-            if not have_fmt:
-                return "malformed WAV: data chunk before fmt chunk"
-            if csize == 0:
-                return "no audio samples (empty data chunk)"
-            avail = size - (pos + 8)
-            if csize != 0xFFFFFFFF and avail < csize:
-                return f"truncated: data chunk declares {csize} bytes, file holds {max(avail, 0)}"
-            return None
-        pos += 8 + csize + (csize & 1)
-    if pos + 8 > size:
-        return "truncated: no data chunk"
-    return None  # chunks beyond the first 4 KiB: let the decoder judge
 
 
 def inside(root: Path, relative: str | os.PathLike) -> Path:
@@ -190,6 +158,32 @@ def _root(root: str | os.PathLike) -> Path:
     return root
 
 
+def guess_format(root: str | os.PathLike) -> str | None:
+    """The data format a folder (or manifest) most likely has, from its layout; None if it holds no audio.
+
+    Looks two folder levels deep: a Medley-Solos-DB metadata CSV, IRMAS folders, NSynth's
+    ``examples.json``, else audio files ("folder"). A ``.csv`` file is a manifest ("csv").
+    """
+    root = Path(root)
+    if root.is_file():
+        return "csv" if root.suffix.lower() == ".csv" else None
+    if not root.is_dir():
+        return None
+    top = [root] + sorted(p for p in root.iterdir() if p.is_dir())
+    names = {p.name for p in top[1:]}
+    if any((d / MSDB_METADATA).is_file() for d in top):
+        return "medley_solos_db"
+    if any(n.startswith(("IRMAS-TrainingData", "IRMAS-TestingData")) for n in names) or \
+            len(names & set(IRMAS_CLASSES)) >= 3:
+        return "irmas"
+    if any(n.startswith("nsynth-") and (root / n / "examples.json").is_file() for n in names):
+        return "nsynth"
+    for d in top:
+        if any(f.suffix.lower() in AUDIO_EXTENSIONS for f in d.iterdir() if f.is_file()):
+            return "folder"
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # loaders
 
@@ -204,9 +198,9 @@ def medley_solos_db(root: str | os.PathLike, subset: str | None = None, strict: 
     root = _root(root)
     if subset is not None and subset not in MSDB_SUBSETS:
         raise DatasetError(None, f"unknown Medley-Solos-DB subset {subset!r}; use one of {MSDB_SUBSETS}")
-    metas = sorted(root.rglob("Medley-solos-DB_metadata.csv"))
+    metas = sorted(root.rglob(MSDB_METADATA))
     if not metas:
-        raise DatasetError(root, "no Medley-solos-DB_metadata.csv found")
+        raise DatasetError(root, f"no {MSDB_METADATA} found")
     meta_path = metas[0]
     scan = Scan(root, strict, verify)
     audio = _index_audio(root)
@@ -408,18 +402,156 @@ def from_csv(path: str | os.PathLike, root: str | os.PathLike | None = None, str
     return scan.done(f"manifest {path}")
 
 
+STEMS_MIX = "mix"
+STEMS_FOLDER = "stems"
+STEMS_COLUMNS = ("mix", "stem", "instrument")
+
+
+def stem_instrument(name: str, folder: bool = False) -> str:
+    """The instrument a stem file (or, `folder`, a stem folder) names: its name without extension,
+    ``_`` read as a space (``stems/tenor_saxophone.wav`` -> "tenor saxophone")."""
+    return " ".join((name if folder else Path(name).stem).replace("_", " ").split())
+
+
+def _song_mix(folder: Path) -> Path | None:
+    for ext in AUDIO_EXTENSIONS:
+        for cand in (folder / f"{STEMS_MIX}{ext}", folder / f"{STEMS_MIX}{ext.upper()}"):
+            if cand.is_file():
+                return cand
+    return None
+
+
+def _add_song(scan: Scan, mix: Path, stems: Mapping[str, Sequence[Path]], subset: str | None, song: str) -> None:
+    """One song: every stem must pass `check_file` too, else the song is skipped naming that stem."""
+    if not stems:
+        scan.skip(mix, "no stems: a song needs at least one stem")
+        return
+    for paths in stems.values():
+        for p in paths:
+            problem = check_file(p, scan.verify)
+            if problem:
+                scan.skip(p, problem)
+                return
+    scan.add(mix, tuple(sorted(stems)), subset, song=song,
+             stems={k: tuple(str(p) for p in stems[k]) for k in sorted(stems)})
+
+
+def from_stems(path: str | os.PathLike, root: str | os.PathLike | None = None, strict: bool = False,
+               verify: str = "header") -> list[Record]:
+    """Songs with per-instrument stems (format "stems"), one `Record` per song.
+
+    Folder layout: ``ROOT/SONG/mix.wav`` and ``ROOT/SONG/stems/<instrument>.wav`` (any audio
+    extension; ``_`` in a name reads as a space; several files of one instrument go in
+    ``stems/<instrument>/`` and are summed). Songs may sit in split folders, ``ROOT/<split>/SONG/``:
+    the first folder below the root is the record's subset. A folder is a song when it holds a
+    ``mix.*`` file or a ``stems/`` folder.
+
+    Manifest: `path` a ``.csv`` with columns ``mix,stem,instrument[,subset]``, one row per stem (the
+    mix path repeated on each row of a song; rows of one instrument in one song are summed). Paths
+    resolve inside `root` (default: the manifest's folder); one that escapes it is refused.
+
+    Record: `path` the mix, `labels` the instruments, `meta` {"song": name, "stems": {instrument:
+    (paths...)}}. A song whose mix or any stem is bad (missing, empty, truncated, not audio) is
+    skipped naming that file, or with `strict` raises DatasetError.
+    """
+    path = Path(path)
+    if path.is_file() or (not path.exists() and path.suffix.lower() == ".csv"):
+        return _stems_manifest(path, root, strict, verify)
+    root = _root(path)
+    scan = Scan(root, strict, verify)
+    found = False
+    for dirpath, dirs, files in os.walk(root):
+        dirs.sort()
+        folder = Path(dirpath)
+        mix = _song_mix(folder)
+        has_stems = (folder / STEMS_FOLDER).is_dir()
+        if mix is None and not has_stems:
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            continue
+        dirs[:] = []  # a song: its sub-folders are its own
+        found = True
+        rel = folder.relative_to(root)
+        song = rel.as_posix() if rel.parts else folder.name
+        subset = rel.parts[0] if len(rel.parts) > 1 else None
+        if mix is None:
+            scan.skip(folder / f"{STEMS_MIX}.wav", "file not found (a song needs its mix)")
+            continue
+        stems: dict[str, list[Path]] = {}
+        if has_stems:
+            for entry in sorted((folder / STEMS_FOLDER).iterdir()):
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir():
+                    files_in = sorted(p for p in entry.rglob("*") if p.is_file()
+                                      and p.suffix.lower() in AUDIO_EXTENSIONS)
+                    if files_in:
+                        stems.setdefault(stem_instrument(entry.name, folder=True), []).extend(files_in)
+                elif entry.suffix.lower() in AUDIO_EXTENSIONS:
+                    stems.setdefault(stem_instrument(entry.name), []).append(entry)
+        _add_song(scan, mix, stems, subset, song)
+    if not found:
+        raise DatasetError(root, f"no songs found: expected SONG/{STEMS_MIX}.wav and SONG/{STEMS_FOLDER}/"
+                                 f"<instrument>.wav (or <split>/SONG/...)")
+    return scan.done(f"songs with stems at {root}")
+
+
+def _stems_manifest(path: Path, root: str | os.PathLike | None, strict: bool, verify: str) -> list[Record]:
+    if not path.is_file():
+        raise DatasetError(path, "manifest not found")
+    root = _root(root if root is not None else path.parent)
+    scan = Scan(root, strict, verify)
+    songs: dict[str, dict[str, Any]] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        cols = [(c or "").strip() for c in (reader.fieldnames or [])]
+        if any(c not in cols for c in STEMS_COLUMNS):
+            raise DatasetError(path, f"malformed manifest: needs columns mix,stem,instrument[,subset]; found {cols}")
+        for line, row in enumerate(reader, start=2):
+            row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+            where = f"{path}:{line}"
+            if not row["mix"] or not row["stem"] or not row["instrument"]:
+                scan.skip(where, "malformed manifest row: empty mix, stem or instrument")
+                continue
+            song = songs.setdefault(row["mix"], {"stems": {}, "subset": row.get("subset") or None,
+                                                 "line": line, "bad": None})
+            if song["bad"]:
+                continue
+            if (row.get("subset") or None) != song["subset"]:
+                song["bad"] = (where, f"subset {row.get('subset')!r} disagrees with {song['subset']!r} on line "
+                                      f"{song['line']} for the same mix")
+                continue
+            try:
+                mix = inside(root, row["mix"])
+                stem = inside(root, row["stem"])
+            except DatasetError as e:
+                song["bad"] = (where, f"{e.path!s}: {e.problem}")
+                continue
+            song["mix_path"] = mix
+            song["stems"].setdefault(row["instrument"], []).append(stem)
+    for name, song in songs.items():
+        if song["bad"]:
+            scan.skip(*song["bad"])
+            continue
+        _add_song(scan, song["mix_path"], song["stems"], song["subset"], name)
+    return scan.done(f"stems manifest {path}")
+
+
 LOADERS = {
     "medley_solos_db": medley_solos_db,
     "irmas": irmas,
     "nsynth": nsynth,
     "folder": from_folder,
     "csv": from_csv,
+    "stems": from_stems,
 }
 
 
 def load_records(format: str, root: str | os.PathLike, split: str | None = None, strict: bool = False,
                  verify: str = "header") -> list[Record]:
-    """Scan a data set by format name ("medley_solos_db", "irmas", "nsynth", "folder", "csv")."""
+    """Scan a data set by format name ("medley_solos_db", "irmas", "nsynth", "folder", "csv", "stems").
+
+    "stems" (`from_stems`): `root` a folder of songs or a manifest; `split` keeps the songs of that subset.
+    """
     if format not in LOADERS:
         raise DatasetError(None, f"unknown data format {format!r}; use one of {sorted(LOADERS)}")
     if format == "medley_solos_db":
@@ -430,8 +562,39 @@ def load_records(format: str, root: str | os.PathLike, split: str | None = None,
         return LOADERS[format](root, split, strict=strict, verify=verify)
     records = LOADERS[format](root, strict=strict, verify=verify)
     if split is not None:
-        records = ScanResult([r for r in records if r.subset == split], records.skipped)
+        subsets = sorted({r.subset for r in records if r.subset})
+        chosen = [r for r in records if r.subset == split]
+        if not chosen:
+            has = f"its subsets are {subsets}" if subsets else "it has no subsets (no subset column or folders)"
+            raise DatasetError(root, f"no split {split!r} in this {format} data set: {has}")
+        records = ScanResult(chosen, records.skipped)
     return records
+
+
+def subsets_of(records: Iterable[Record]) -> list[str]:
+    """The subset names that `records` carry, sorted."""
+    return sorted({r.subset for r in records if r.subset})
+
+
+def stratified_split(records: Sequence[Record], fraction: float, seed: int) -> tuple[list[Record], list[Record]]:
+    """(kept, held out): about `fraction` of the records of each label set held out, seeded.
+
+    Every label set (the class of single-label records) with two or more records keeps at least one
+    record on each side, so a small class never vanishes from either. Both lists keep file order.
+    """
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, r in enumerate(records):
+        groups.setdefault(tuple(sorted(r.labels)), []).append(i)
+    rng = np.random.default_rng(seed)
+    held: set[int] = set()
+    for key in sorted(groups):
+        idx = groups[key]
+        if len(idx) < 2:
+            continue
+        n = min(len(idx) - 1, max(1, int(round(fraction * len(idx)))))
+        held.update(idx[j] for j in rng.permutation(len(idx))[:n])
+    kept = [r for i, r in enumerate(records) if i not in held]
+    return kept, [r for i, r in enumerate(records) if i in held]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,11 @@ Data (`data`): a `tf.data.Dataset` (batched or not) of dicts — the keys of `tf
 a dict of arrays; an (x, y) pair of arrays; or any iterable of such elements. Audio examples longer
 or shorter than the model's window (e.g. a rendered sequence of instruments played in turn, with its
 reference activations) go through `tfaudio.inference`'s sliding windows and overlap-add.
+
+Songs with per-instrument stems (data format "stems", `tfaudio.datasets.from_stems`): `evaluate_songs`
+predicts each whole mix, takes the reference activations from its stems, and adds to the activation
+metrics threshold-free ones (`threshold_free_metrics`: AUC-ROC, AP, frame LRAP) and segment-based F1
+and error rate (`segment_metrics`, sed_eval); `evaluate_songs_and_report` also writes the report.
 """
 from __future__ import annotations
 
@@ -41,7 +46,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Collected", "collect_predictions", "compute_metrics", "evaluate_run", "evaluate_and_report",
            "write_report", "classification_metrics", "activation_metrics", "noise_matrix_db",
-           "leakage_matrix_db", "playing_per_frame", "level_amplitude", "sequence_example"]
+           "leakage_matrix_db", "playing_per_frame", "level_amplitude", "sequence_example",
+           "threshold_free_metrics", "segment_metrics", "roll_events", "class_index", "Song", "song_reference",
+           "collect_songs", "song_metrics", "evaluate_songs", "evaluate_songs_and_report", "songs_summary"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,16 +482,12 @@ def write_report(metrics: dict[str, Any], out_dir: str | os.PathLike, history_cs
     predicted activations, for each of `examples`: (reference, predicted) pairs or dicts with those
     keys and an optional "title"), "training_curves.png" (from `history_csv`, when it exists).
     """
-    from tfaudio import plots
+    from tfaudio import outputs, plots
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = outputs.output_dir(out_dir, "report folder")
     written: list[Path] = []
-    path = out / "metrics.json"
-    tmp = out / f".metrics.json.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(_clean(metrics), indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
-    written.append(path)
+    text = json.dumps(_clean(metrics), indent=2, allow_nan=False) + "\n"
+    written.append(outputs.write_text(out / "metrics.json", text))
     classes = metrics.get("classes") or []
     task = metrics.get("task")
     if task == "single_label" and "confusion_matrix" in metrics:
@@ -518,3 +521,391 @@ def write_report(metrics: dict[str, Any], out_dir: str | os.PathLike, history_cs
         else:
             log.warning("%s: no training history; training_curves.png not written", history_csv)
     return written
+
+
+# --------------------------------------------------------------------------------------------
+# songs with per-instrument stems (format "stems"): threshold-free and segment-based metrics
+
+
+def threshold_free_metrics(predicted: Any, reference: Any, classes: Sequence[str],
+                           threshold: float = 0.5) -> dict[str, Any]:
+    """Threshold-free frame metrics of activations `(instruments, frames)` (songs concatenated on frames).
+
+    A cell is positive when its reference activation is >= `threshold`; the predicted activation is
+    its score. With scikit-learn: "auc_roc" per instrument (``roc_auc_score``; null when the
+    instrument's frames are all positive or all negative) and "auc_roc_macro" (their mean);
+    "ap" per instrument (``average_precision_score``; null without a positive frame) and "map"
+    (their mean); "auc_roc_micro" and "ap_micro" over all cells; "lrap"
+    (``label_ranking_average_precision_score`` over frames, each frame's labels the instruments
+    positive in it) over the "lrap_frames" frames with at least one positive instrument (sklearn
+    scores a frame without one as a perfect 1, so those frames are left out; null when none is left).
+    """
+    from sklearn import metrics as skm
+
+    p = np.asarray(predicted, np.float64)
+    r = np.asarray(reference, np.float64)
+    if p.shape != r.shape or p.ndim != 2 or p.shape[0] != len(classes):
+        raise DatasetError(None, f"predicted {p.shape} and reference {r.shape} activations differ, or are not "
+                                 f"({len(classes)} instruments, frames)")
+    y = (r >= threshold).astype(np.int64)
+    auc: dict[str, float | None] = {}
+    ap: dict[str, float | None] = {}
+    for i, c in enumerate(classes):
+        pos = int(y[i].sum())
+        auc[c] = float(skm.roc_auc_score(y[i], p[i])) if 0 < pos < y.shape[1] else None
+        ap[c] = float(skm.average_precision_score(y[i], p[i])) if pos > 0 else None
+    keep = y.sum(axis=0) > 0
+    flat_y, flat_p = y.ravel(), p.ravel()
+
+    def mean(d: dict[str, float | None]) -> float | None:
+        v = [x for x in d.values() if x is not None]
+        return float(np.mean(v)) if v else None
+
+    return {
+        "auc_roc": auc,
+        "auc_roc_macro": mean(auc),
+        "auc_roc_micro": (float(skm.roc_auc_score(flat_y, flat_p)) if 0 < flat_y.sum() < flat_y.size else None),
+        "ap": ap,
+        "map": mean(ap),
+        "ap_micro": float(skm.average_precision_score(flat_y, flat_p)) if flat_y.sum() > 0 else None,
+        "lrap": (float(skm.label_ranking_average_precision_score(y[:, keep].T, p[:, keep].T))
+                 if keep.any() else None),
+        "lrap_frames": int(keep.sum()),
+    }
+
+
+def roll_events(roll: Any, classes: Sequence[str], frame_seconds: float, filename: str = "song") -> list[dict]:
+    """Events of a binary roll `(instruments, frames)`: each run of active frames ``t0..t1`` of an
+    instrument is an event from ``t0 · frame_seconds`` to ``(t1 + 1) · frame_seconds`` (frame `t` stands
+    for ``[t, t + 1) · frame_seconds``), as dicts with sed_eval's keys (event_label, onset, offset,
+    filename)."""
+    roll = np.asarray(roll, bool)
+    events = []
+    for i, c in enumerate(classes):
+        d = np.diff(np.concatenate([[0], roll[i].astype(np.int8), [0]]))
+        for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
+            # rounded to 1 ns, so that 30 frames of 0.1 s end at 3.0 s, not 3.0000000000000004 (another segment)
+            events.append({"event_label": c, "onset": round(float(a * frame_seconds), 9),
+                           "offset": round(float(b * frame_seconds), 9), "filename": filename})
+    return events
+
+
+def segment_metrics(predicted: Sequence[Any], reference: Sequence[Any], classes: Sequence[str],
+                    frame_seconds: float, threshold: float = 0.5, segment_seconds: float = 1.0,
+                    durations: Sequence[float] | None = None) -> dict[str, Any]:
+    """Segment-based F1 and error rate (Mesaros, Heittola and Virtanen 2016, "Metrics for polyphonic
+    sound event detection", Appl. Sci. 6(6):162), computed by ``sed_eval.sound_event.SegmentBasedMetrics``.
+
+    `predicted`, `reference`: one `(instruments, frames)` activation matrix per song; an instrument is
+    active in a frame when its activation is >= `threshold`, and active in a `segment_seconds` segment
+    when it is active in a frame that overlaps the segment (frames as `roll_events` times them;
+    `durations`: each song's evaluated length in seconds, default its frames · `frame_seconds`).
+    Counted over the segments `k` of all songs, with ``TP(k)``, ``FP(k)``, ``FN(k)`` the instruments
+    active in both / only the prediction / only the reference, ``N(k)`` the reference's active
+    instruments:
+
+    * ``precision = ΣTP / (ΣTP + ΣFP)``, ``recall = ΣTP / (ΣTP + ΣFN)``,
+      ``F1 = 2 ΣTP / (2 ΣTP + ΣFP + ΣFN)`` (0 when the prediction marks no segment);
+    * ``S(k) = min(FN(k), FP(k))``, ``D(k) = max(0, FN(k) - FP(k))``, ``I(k) = max(0, FP(k) - FN(k))``,
+      ``ER = (ΣS + ΣD + ΣI) / ΣN``, with its substitution, deletion and insertion rates.
+
+    Returns "segment_f1", "segment_precision", "segment_recall", "segment_error_rate",
+    "segment_substitution_rate", "segment_deletion_rate", "segment_insertion_rate" (overall, i.e.
+    micro), per instrument (sed_eval's class-wise counts) "segment_f1_per_class" (``2TP / (2TP + FP +
+    FN)``, null when the instrument is active in neither) and "segment_error_rate_per_class"
+    (``(FN + FP) / N``, null when the reference never has it), "segment_f1_class_average" /
+    "segment_error_rate_class_average" (means of the non-null per-instrument values),
+    "segment_seconds" and "segments" (segments evaluated).
+    """
+    import warnings
+
+    import sed_eval
+
+    if len(predicted) != len(reference) or not len(predicted):
+        raise DatasetError(None, "segment metrics need one predicted and one reference matrix per song")
+    labels = list(classes)
+    m = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=labels, time_resolution=float(segment_seconds))
+    m.empty_system_output_handling = "zero_score"  # F1 = 2TP / (2TP + FP + FN) = 0, not NaN, for a silent system
+    segments = 0
+    for k, (p, r) in enumerate(zip(predicted, reference)):
+        p, r = np.asarray(p), np.asarray(r)
+        if p.shape != r.shape or p.ndim != 2 or p.shape[0] != len(labels):
+            raise DatasetError(None, f"song {k}: predicted {p.shape} and reference {r.shape} activations differ")
+        length = float(durations[k]) if durations is not None else p.shape[1] * frame_seconds
+        name = f"song_{k}"
+        m.evaluate(reference_event_list=roll_events(r >= threshold, labels, frame_seconds, name),
+                   estimated_event_list=roll_events(p >= threshold, labels, frame_seconds, name),
+                   evaluated_length_seconds=length)
+        segments += int(math.ceil(length / float(segment_seconds)))
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = m.results()
+    overall = res["overall"]
+    f1_per_class: dict[str, float | None] = {}
+    er_per_class: dict[str, float | None] = {}
+    for c in labels:  # from sed_eval's class-wise counts; its own averages divide by Nref = 0 (eps) or drop F = 0
+        n = m.class_wise[c]
+        tp, fp, fn, nref = n["Ntp"], n["Nfp"], n["Nfn"], n["Nref"]
+        f1_per_class[c] = float(2 * tp / (2 * tp + fp + fn)) if 2 * tp + fp + fn > 0 else None
+        er_per_class[c] = float((fn + fp) / nref) if nref > 0 else None
+
+    def mean(d: dict[str, float | None]) -> float | None:
+        v = [x for x in d.values() if x is not None]
+        return float(np.mean(v)) if v else None
+
+    return {
+        "segment_f1": _json_float(overall["f_measure"]["f_measure"]),
+        "segment_precision": _json_float(overall["f_measure"]["precision"]),
+        "segment_recall": _json_float(overall["f_measure"]["recall"]),
+        "segment_error_rate": _json_float(overall["error_rate"]["error_rate"]),
+        "segment_substitution_rate": _json_float(overall["error_rate"]["substitution_rate"]),
+        "segment_deletion_rate": _json_float(overall["error_rate"]["deletion_rate"]),
+        "segment_insertion_rate": _json_float(overall["error_rate"]["insertion_rate"]),
+        "segment_f1_per_class": f1_per_class,
+        "segment_error_rate_per_class": er_per_class,
+        "segment_f1_class_average": mean(f1_per_class),
+        "segment_error_rate_class_average": mean(er_per_class),
+        "segment_seconds": float(segment_seconds),
+        "segments": segments,
+    }
+
+
+def _normalised_name(name: str) -> str:
+    return " ".join(str(name).lower().replace("_", " ").replace("-", " ").split())
+
+
+def class_index(name: str, classes: Sequence[str]) -> int | None:
+    """The index of instrument `name` among `classes` (exact, else ignoring case, ``_`` and ``-``), or None."""
+    if name in classes:
+        return list(classes).index(name)
+    wanted = _normalised_name(name)
+    for i, c in enumerate(classes):
+        if _normalised_name(c) == wanted:
+            return i
+    return None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Song:
+    """One evaluated song: `predicted` and `reference` `(instruments, frames)`, `playing` `(frames,)`
+    (the instrument playing alone, counting stems of every instrument, -1 elsewhere), `info` (JSON-able)."""
+
+    name: str
+    predicted: np.ndarray
+    reference: np.ndarray
+    playing: np.ndarray
+    samples: int
+    info: dict
+
+
+def song_reference(record: Any, spec: RunSpec, samples: int | None = None, ref: float = 1.0,
+                   range_db: float = 60.0, mix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Reference activations of a "stems" record (`tfaudio.datasets.from_stems`) at the run's rate and hop.
+
+    Each instrument's stems, as they are in the mix (no level scaling: they are the reference), are
+    loaded at `spec.sr`, summed, padded or cut to `samples` (default: the first stem's length) and
+    turned into `tfaudio.labels.activations` with the features' `n_fft` / `hop_length`, `ref` and
+    `range_db`, as training labels its mixes. Returns (reference `(classes, frames)`, playing
+    `(frames,)`, info): stems of instruments outside the run's classes get no row but count for
+    `playing` (a frame is an instrument's solo frame only if no other stem is active: activation > 0)
+    and are listed in info["unknown_instruments"]; info["mix_residual_db"] (with `mix`) is the level
+    of ``mix - sum(stems)`` relative to the mix.
+    """
+    from tfaudio import audio as A
+    from tfaudio import labels as L
+
+    classes = list(spec.classes)
+    f = spec.features
+    groups: dict[Any, list[str]] = {}
+    unknown: list[str] = []
+    for inst, paths in dict(record.meta.get("stems") or {}).items():
+        k = class_index(inst, classes)
+        if k is None:
+            unknown.append(inst)
+            k = f"?{inst}"
+        groups.setdefault(k, []).extend(paths)
+    if not groups:
+        raise DatasetError(record.path, "song has no stems")
+    reference = None
+    rows: list[np.ndarray] = []
+    total = None
+    info: dict[str, Any] = {"instruments": sorted(classes[k] for k in groups if isinstance(k, int)),
+                            "unknown_instruments": sorted(unknown)}
+    for key, paths in groups.items():
+        y = None
+        for path in paths:
+            s, _ = A.load(path, sr=spec.sr)
+            if samples is None:
+                samples = len(s)
+            if abs(len(s) - samples) > f.hop_length:
+                log.warning("%s: %d samples at %d Hz, the mix has %d; padded or cut to the mix", path, len(s),
+                            spec.sr, samples)
+            s = np.pad(s, (0, max(0, samples - len(s))))[:samples]
+            y = s if y is None else y + s
+        total = y.copy() if total is None else total + y
+        a = L.activations(y[None], frame_length=f.n_fft, hop_length=f.hop_length, ref=ref, top_db=range_db).numpy()[0]
+        if reference is None:
+            reference = np.zeros((len(classes), a.shape[0]), np.float32)
+        if isinstance(key, int):
+            reference[key] = a
+        rows.append(a)
+    on = np.stack(rows) > 0
+    solo = on.sum(axis=0) == 1
+    owner = np.argmax(on, axis=0)
+    index = np.array([k if isinstance(k, int) else -1 for k in groups])
+    playing = np.where(solo, index[owner], -1).astype(np.int64)
+    if mix is not None:
+        m = np.asarray(mix, np.float64)[:samples]
+        rms_mix = float(np.sqrt(np.mean(m ** 2))) if m.size else 0.0
+        rms_res = float(np.sqrt(np.mean((m - total[:len(m)]) ** 2))) if m.size else 0.0
+        info["mix_residual_db"] = (max(-200.0, 20 * math.log10(max(rms_res, 1e-30) / rms_mix)) if rms_mix > 0
+                                   else None)
+        if info["mix_residual_db"] is not None and info["mix_residual_db"] > -20:
+            log.warning("%s: the stems do not add up to the mix (residual %.1f dB re the mix)", record.path,
+                        info["mix_residual_db"])
+    return reference, playing, info
+
+
+def collect_songs(model: Any, spec: RunSpec, records: Sequence[Any], ref: float = 1.0, range_db: float = 60.0,
+                  strict: bool = False, batch_windows: int = 64) -> tuple[list[Song], list[tuple[str, str]]]:
+    """Predict every song of `records` (format "stems") whole and compute its reference from its stems.
+
+    The mix is loaded at `spec.sr` and predicted with `tfaudio.inference.predict_audio` (sliding windows,
+    overlap-add); the reference is `song_reference`. A song whose audio cannot be decoded is skipped
+    (logged, returned in the skipped list) or, with `strict`, raises its AudioFileError.
+    Returns (songs, skipped (path, problem) pairs).
+    """
+    from tfaudio import audio as A
+    from tfaudio import inference as I
+    from tfaudio.errors import AudioFileError
+
+    if spec.task != "activation":
+        raise DatasetError(None, f"songs with stems evaluate activation runs, not {spec.task} runs")
+    p = I.predictor(model, spec, batch_windows)
+    songs: list[Song] = []
+    skipped: list[tuple[str, str]] = []
+    for rec in records:
+        name = str(rec.meta.get("song") or Path(rec.path).parent.name)
+        try:
+            mix, _ = A.load(rec.path, sr=spec.sr)
+            pred = I.predict_audio(p, None, mix, source=rec.path).activations
+            reference, playing, info = song_reference(rec, spec, len(mix), ref, range_db, mix=mix)
+        except AudioFileError as e:
+            if strict:
+                raise
+            log.warning("skipped song %s: %s", name, e)
+            skipped.append((e.path or rec.path, e.problem))
+            continue
+        t = pred.shape[1]
+        if reference.shape[1] != t:  # both are 1 + samples // hop_length: only a mismatch of lengths
+            reference = np.pad(reference, ((0, 0), (0, max(0, t - reference.shape[1]))))[:, :t]
+            playing = np.pad(playing, (0, max(0, t - len(playing))), constant_values=-1)[:t]
+        info.update(song=name, path=rec.path, subset=rec.subset, seconds=len(mix) / spec.sr, frames=t)
+        songs.append(Song(name, pred, reference, playing, len(mix), info))
+    return songs, skipped
+
+
+def song_metrics(songs: Sequence[Song], spec: RunSpec, threshold: float | None = None, range_db: float = 60.0,
+                 segment_seconds: float = 1.0) -> dict[str, Any]:
+    """All metrics of evaluated songs: `activation_metrics` (BCE, frame F1, seed 001's noise and leakage
+    matrices), `threshold_free_metrics` (AUC-ROC, AP, LRAP), `segment_metrics` (segment-based F1 and
+    error rate) and "polyphony_frames" (frames by the number of instruments with a reference activation
+    >= threshold), plus "per_song" details."""
+    if not songs:
+        raise DatasetError(None, "no songs to evaluate")
+    t = spec.threshold if threshold is None else float(threshold)
+    classes = list(spec.classes)
+    hop_s = spec.features.hop_length / spec.sr
+    p = np.concatenate([s.predicted for s in songs], axis=1)
+    r = np.concatenate([s.reference for s in songs], axis=1)
+    out: dict[str, Any] = {"task": "activation", "data_format": "stems", "classes": classes,
+                           "n_examples": len(songs), "sr": spec.sr, "hop_length": spec.features.hop_length,
+                           "seconds": float(sum(s.samples for s in songs) / spec.sr)}
+    out.update(activation_metrics([s.predicted for s in songs], [s.reference for s in songs],
+                                  [s.playing for s in songs], classes, t, range_db))
+    out.update(threshold_free_metrics(p, r, classes, t))
+    out.update(segment_metrics([s.predicted for s in songs], [s.reference for s in songs], classes, hop_s, t,
+                               segment_seconds, durations=[s.samples / spec.sr for s in songs]))
+    poly = (r >= t).sum(axis=0)
+    out["polyphony_frames"] = {str(k): int(np.sum(poly == k)) for k in range(int(poly.max()) + 1)}
+    per_song = []
+    for s in songs:
+        eps = 1e-7
+        q = np.clip(s.predicted.astype(np.float64), eps, 1 - eps)
+        bce = -np.mean(s.reference * np.log(q) + (1 - s.reference) * np.log(1 - q))
+        per_song.append({**s.info, "bce": float(bce),
+                         "max_polyphony": int((s.reference >= t).sum(axis=0).max(initial=0))})
+    out["per_song"] = per_song
+    unknown = sorted({u for s in songs for u in s.info.get("unknown_instruments", [])})
+    if unknown:
+        out["unknown_instruments"] = unknown
+    return out
+
+
+def evaluate_songs(model: Any, spec: RunSpec, records: Sequence[Any], threshold: float | None = None,
+                   ref: float = 1.0, range_db: float = 60.0, segment_seconds: float = 1.0,
+                   strict: bool = False) -> dict[str, Any]:
+    """Evaluate an activation run on songs with per-instrument stems (`tfaudio.datasets.from_stems`
+    records): `collect_songs` then `song_metrics`. JSON-able metrics dict."""
+    songs, skipped = collect_songs(model, spec, records, ref, range_db, strict)
+    metrics = song_metrics(songs, spec, threshold, range_db, segment_seconds)
+    metrics["skipped"] = [{"path": p, "problem": m} for p, m in skipped]
+    return metrics
+
+
+def evaluate_songs_and_report(model: Any, spec: RunSpec, records: Sequence[Any], out_dir: str | os.PathLike,
+                              threshold: float | None = None, ref: float = 1.0, range_db: float = 60.0,
+                              segment_seconds: float = 1.0, strict: bool = False, n_examples: int = 3,
+                              history_csv: str | os.PathLike | None = None,
+                              split: str | None = None) -> tuple[dict[str, Any], list[Path]]:
+    """`evaluate_songs` + `write_report` (metrics.json, noise/leakage matrices, the first `n_examples`
+    songs' reference vs predicted activations, training curves) + "per_class_auc.png" and
+    "per_class_ap.png". Returns (metrics, written files)."""
+    from tfaudio import plots
+
+    songs, skipped = collect_songs(model, spec, records, ref, range_db, strict)
+    metrics = song_metrics(songs, spec, threshold, range_db, segment_seconds)
+    metrics["skipped"] = [{"path": p, "problem": m} for p, m in skipped]
+    metrics["split"] = split
+    examples = [{"reference": s.reference, "predicted": s.predicted, "title": s.name} for s in songs[:n_examples]]
+    files = write_report(metrics, out_dir, history_csv=history_csv, examples=examples)
+    classes = metrics["classes"]
+    out = Path(out_dir)
+    for key, name, what, avg in (("auc_roc", "per_class_auc.png", "AUC-ROC", "auc_roc_macro"),
+                                 ("ap", "per_class_ap.png", "average precision", "map")):
+        vals = [np.nan if metrics[key][c] is None else metrics[key][c] for c in classes]
+        mean = metrics[avg]
+        files.append(plots.plot_scores(vals, classes, out / name, title=f"{what} per instrument (mean "
+                                       f"{'n/a' if mean is None else f'{mean:.3f}'})"))
+    return metrics, files
+
+
+def songs_summary(metrics: dict[str, Any], split: str | None = None) -> str:
+    """A few lines for the command line: what was evaluated, and the key song metrics."""
+    def f(key: str) -> str:
+        v = metrics.get(key)
+        return "n/a" if v is None else f"{v:.3f}"
+
+    poly = metrics.get("polyphony_frames", {})
+    lines = [f"evaluated {metrics['n_examples']} song(s), {metrics['seconds']:.1f} s, split "
+             f"{split if split is not None else 'all songs'} (stems):",
+             f"  AUC-ROC macro {f('auc_roc_macro')}  mAP {f('map')}  LRAP {f('lrap')}",
+             f"  segment ({metrics['segment_seconds']:g} s) F1 {f('segment_f1')}  ER {f('segment_error_rate')}"
+             f"  (S {f('segment_substitution_rate')}, D {f('segment_deletion_rate')}, "
+             f"I {f('segment_insertion_rate')})",
+             f"  bce {f('bce')}  frame F1 {f('frame_f1')}  (threshold {metrics['threshold']:g})",
+             "  frames by instruments playing: " + ", ".join(f"{k}: {v}" for k, v in poly.items())]
+    for key, what in (("noise_matrix_db", "noise"), ("leakage_matrix_db", "leakage")):
+        m = np.array([[np.nan if v is None else v for v in row] for row in metrics.get(key, [])], dtype=float)
+        if m.size and np.isfinite(m).any():
+            lines.append(f"  {what}: mean {np.nanmean(m):.1f} dB over {int(np.isfinite(m).sum())} cells "
+                         f"(-{metrics['range_db']:g} dB = none)")
+        else:
+            lines.append(f"  {what}: n/a (no instrument plays alone)")
+    if metrics.get("unknown_instruments"):
+        lines.append(f"  stems outside the run's classes (mixed in, no reference row): "
+                     f"{', '.join(metrics['unknown_instruments'])}")
+    if metrics.get("skipped"):
+        lines.append(f"  skipped {len(metrics['skipped'])} song(s): " +
+                     "; ".join(f"{s['path']}: {s['problem']}" for s in metrics["skipped"]))
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -17,6 +18,37 @@ from tfaudio.errors import ConfigError
 DATA_FORMATS = ("corpus", "medley_solos_db", "irmas", "nsynth", "folder", "csv")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi_worker")
+MONITOR_MODES = ("auto", "min", "max")
+# what `tfaudio.train.compile_model` logs for each task (each also with "val_" when there is validation data)
+TASK_METRICS = {"single_label": ("loss", "accuracy"), "multi_label": ("loss", "binary_accuracy", "auc"),
+                "activation": ("loss", "mae")}
+# "auto" monitor modes, by name as keras.callbacks.ModelCheckpoint (Keras 2) and KerasTuner infer them:
+# accuracy-, AUC-, F-measure-, precision-, recall-, LRAP- and mAP-like metrics are maximised, losses and
+# errors minimised
+_MAX_NAME = re.compile(r"acc|auc|f1|fmeasure|f_measure|precision|recall|lrap|iou|(^|_)map($|_)|top_k")
+_MIN_NAME = re.compile(r"loss|crossentropy|error|(^|_)(mae|mse|mape|msle|rmse|kld|hinge|poisson|logcosh|"
+                       r"huber|bce)($|_)|divergence")
+
+
+def monitor_choices(task: str, validation: bool = True) -> tuple[str, ...]:
+    """The names `train.monitor` may take for `task`: its compiled metrics, also with "val_"."""
+    known = TASK_METRICS[task]
+    return (*known, *(f"val_{m}" for m in known)) if validation else tuple(known)
+
+
+def monitor_mode(monitor: str, mode: str = "auto") -> str:
+    """"min" or "max": `mode` itself, or with "auto" inferred from the metric's name."""
+    if mode not in MONITOR_MODES:
+        raise ConfigError(f"train.monitor_mode {mode!r} is not one of {MONITOR_MODES}")
+    if mode != "auto":
+        return mode
+    name = monitor.lower().removeprefix("val_")
+    if _MAX_NAME.search(name):
+        return "max"
+    if _MIN_NAME.search(name):
+        return "min"
+    raise ConfigError(f"train.monitor {monitor!r}: cannot tell whether it is to be minimised or maximised; "
+                      "set train.monitor_mode to min or max")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +96,8 @@ class TrainConfig:
     lr_factor: float = 0.2
     lr_patience: int = 8
     min_lr: float = 1e-5
-    monitor: str = "val_loss"
+    monitor: str = "val_loss"  # a metric of the task (see TASK_METRICS), with or without "val_"
+    monitor_mode: str = "auto"  # "min", "max", or "auto": inferred from the monitor's name
     mixed_precision: str = "auto"  # auto: mixed_float16 on a GPU, float32 on a CPU
     strategy: str = "default"
     seed: int = 0
@@ -84,6 +117,8 @@ class TrainConfig:
             raise ConfigError(f"train.mixed_precision {self.mixed_precision!r} is not one of {PRECISIONS}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"train.strategy {self.strategy!r} is not one of {STRATEGIES}")
+        if self.monitor_mode not in MONITOR_MODES:
+            raise ConfigError(f"train.monitor_mode {self.monitor_mode!r} is not one of {MONITOR_MODES}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +140,11 @@ class ExperimentConfig:
 
         if self.task not in TASKS:
             raise ConfigError(f"task {self.task!r} is not one of {TASKS}")
+        choices = monitor_choices(self.task)
+        if self.train.monitor not in choices:
+            raise ConfigError(f"train.monitor {self.train.monitor!r} is not a metric of task {self.task!r}; "
+                              f"one of {list(choices)}")
+        monitor_mode(self.train.monitor, self.train.monitor_mode)  # "auto" must be able to tell
         if "name" not in self.model:
             raise ConfigError("model.name is required")
         from tfaudio import models

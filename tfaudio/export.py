@@ -150,10 +150,35 @@ def _serving_module(model: Any, spec: RunSpec, classes_file: str, metadata_file:
 
 
 def _check_out_dir(out: Path) -> None:
+    """`out` must be new, empty, or an earlier tfaudio export (which is replaced)."""
+    from tfaudio import outputs
+
     if out.exists() and not out.is_dir():
-        raise TfaudioError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / "saved_model.pb").is_file():
-        raise TfaudioError(f"{out}: exists, is not empty and holds no SavedModel; refusing to overwrite it")
+        raise outputs.OutputError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not _is_export(out):
+        raise outputs.OutputError(f"{out}: exists, is not empty and holds no tfaudio SavedModel; refusing to "
+                                  "overwrite it")
+
+
+def _is_export(folder: Path) -> bool:
+    try:
+        return (folder / "saved_model.pb").is_file() and "tfaudio_version" in load_metadata(folder)
+    except (TfaudioError, ValueError, OSError):
+        return False
+
+
+def _recover(out: Path) -> None:
+    """Undo what killed exports to `out` left: their temporary folders go; a previous export that one
+    had moved aside (``.NAME.old-PID``) is put back if `out` is missing, else removed."""
+    from tfaudio import outputs
+
+    outputs.clean_stale(out)
+    for old in outputs.stale_siblings(out, ("old",)):
+        if not out.exists() and _is_export(old):
+            os.replace(old, out)
+            log.warning("%s: put back the previous export that a killed export had moved aside", out)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def export_saved_model(model: Any, spec: RunSpec, out_dir: str | os.PathLike, version: str | None = None,
@@ -165,14 +190,17 @@ def export_saved_model(model: Any, spec: RunSpec, out_dir: str | os.PathLike, ve
     """
     if version is None:
         from tfaudio import __version__ as version
+    from tfaudio import outputs
+
     out = Path(out_dir).absolute()
+    outputs.output_dir(out.parent, "export's parent folder")
+    _recover(out)
     _check_out_dir(out)
     if any("\n" in c or "\r" in c for c in spec.classes):
         raise TfaudioError("class names must not contain line breaks (classes.txt holds one per line)")
-    out.parent.mkdir(parents=True, exist_ok=True)
     frames = check_model(model, spec)
     meta = metadata(spec, version, frames or None)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = outputs.temp_dir(out)
     try:
         with tempfile.TemporaryDirectory(prefix="tfaudio-assets-") as staging:
             classes_file = os.path.join(staging, "classes.txt")

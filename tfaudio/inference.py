@@ -53,7 +53,7 @@ from tfaudio.run import RunSpec
 log = logging.getLogger(__name__)
 
 __all__ = ["WindowPlan", "window_plan", "ola_weights", "check_model", "Predictor", "predictor",
-           "Prediction", "predict_audio", "predict_file", "write_prediction", "StreamResampler",
+           "Prediction", "predict_audio", "predict_file", "prediction_files", "write_prediction", "StreamResampler",
            "frame_windows", "overlap_add", "predict_waveform_graph"]
 
 #: Windows per model call (inside the graph the windows of a long input go through in chunks of this).
@@ -536,8 +536,8 @@ class _Stitcher:
         return {"activations": acts.astype(np.float32)}
 
 
-def _blocks(path: str, block_seconds: float) -> tuple[Iterator[np.ndarray], int]:
-    """(mono float32 blocks, sample rate) streamed with soundfile."""
+def _blocks(path: str, block_seconds: float) -> tuple[Iterator[np.ndarray], int, int]:
+    """(mono float32 blocks, sample rate, frames the header declares (0: unknown)) streamed with soundfile."""
     import soundfile as sf
 
     try:
@@ -546,6 +546,7 @@ def _blocks(path: str, block_seconds: float) -> tuple[Iterator[np.ndarray], int]
         reason = str(e).split(":")[-1].strip().rstrip(".") or type(e).__name__
         raise AudioFileError(path, f"not a recognised audio file or unsupported encoding ({reason})") from None
     rate = int(f.samplerate)
+    declared = int(f.frames) if 0 < f.frames < 2**62 else 0
     size = max(1, int(round(block_seconds * rate)))
 
     def gen() -> Iterator[np.ndarray]:
@@ -559,7 +560,7 @@ def _blocks(path: str, block_seconds: float) -> tuple[Iterator[np.ndarray], int]
                     return
                 yield block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
 
-    return gen(), rate
+    return gen(), rate, declared
 
 
 def predict_file(model: Any, spec: RunSpec | None, path: str | os.PathLike,
@@ -576,18 +577,15 @@ def predict_file(model: Any, spec: RunSpec | None, path: str | os.PathLike,
     Raises:
         AudioFileError: missing, empty, unreadable, no samples, NaN/Inf samples ("path: problem").
     """
+    from tfaudio import headers
+
     p = predictor(model, spec, batch_windows)
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise AudioFileError(path, "file not found")
-    if os.path.isdir(path):
-        raise AudioFileError(path, "is a directory, not an audio file")
-    if os.path.getsize(path) == 0:
-        raise AudioFileError(path, "file is empty (0 bytes)")
     if block_seconds <= 0:
         raise TfaudioError(f"block_seconds must be positive, got {block_seconds}")
+    kind = headers.check(path)  # the checks of tfaudio.audio.load: truncated or oversized WAV headers, not audio, ...
     try:
-        blocks, rate = _blocks(path, block_seconds)
+        blocks, rate, declared = _blocks(path, block_seconds)
     except AudioFileError:
         from tfaudio import audio as A
 
@@ -606,6 +604,8 @@ def predict_file(model: Any, spec: RunSpec | None, path: str | os.PathLike,
         stitcher.push(resampler.push(block))
     if n_in == 0:
         raise AudioFileError(path, "contains no audio samples (zero length)")
+    if declared and n_in < declared and kind != "mp3":  # soundfile stops quietly where a stream breaks off
+        raise AudioFileError(path, f"truncated: the header declares {declared} frames, {n_in} decoded")
     stitcher.push(resampler.flush(), final=True)
     log.debug("%s: %d samples at %d Hz -> %d at %d Hz; largest window buffer %d samples", path, n_in, rate,
               stitcher._n, p.spec.sr, stitcher.peak_buffer)
@@ -616,19 +616,17 @@ def predict_file(model: Any, spec: RunSpec | None, path: str | os.PathLike,
 # writing
 
 
-def _write_atomic(path: Path, data: bytes) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+def prediction_files(result: Prediction, out_dir: str | os.PathLike, stem: str, plot: bool = False) -> list[Path]:
+    """The paths `write_prediction` writes."""
+    out = Path(out_dir)
+    names = [f"{stem}.npy", f"{stem}.csv"] if result.activations is not None else [f"{stem}.json"]
+    return [out / n for n in names + ([f"{stem}.png"] if plot else [])]
 
 
-def write_prediction(result: Prediction, out_dir: str | os.PathLike, stem: str, plot: bool = False) -> list[Path]:
-    """Write a prediction; returns the written paths.
+def write_prediction(result: Prediction, out_dir: str | os.PathLike, stem: str, plot: bool = False,
+                     overwrite: bool = False) -> list[Path]:
+    """Write a prediction; returns the written paths. An existing file is replaced only with `overwrite`
+    (else `OutputError`, before anything is written).
 
     Activation runs: `{stem}.npy` float32 `(instruments, frames)` and `{stem}.csv` (header
     ``time,<class>,...``; one row per frame, time in seconds). Clip runs: `{stem}.json` (class scores,
@@ -636,22 +634,27 @@ def write_prediction(result: Prediction, out_dir: str | os.PathLike, stem: str, 
     activation matrix over time, or a bar chart of the clip scores). Each file is written to a
     temporary name and renamed into place.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from tfaudio import outputs
+
+    out = outputs.output_dir(out_dir)
+    if not overwrite:
+        for path in prediction_files(result, out, stem, plot):
+            if path.exists():
+                raise outputs.OutputError(f"{path}: exists; not overwritten (pass --overwrite to replace it)")
     written: list[Path] = []
     if result.activations is not None:
         buf = io.BytesIO()
         np.save(buf, np.asarray(result.activations, np.float32))
-        written.append(_write_atomic(out / f"{stem}.npy", buf.getvalue()))
+        written.append(outputs.write_bytes(out / f"{stem}.npy", buf.getvalue()))
         text = io.StringIO()
         w = csv.writer(text, lineterminator="\n")
         w.writerow(["time", *result.classes])
         for t, row in zip(result.frame_times, result.activations.T):
             w.writerow([f"{t:.6f}", *(f"{v:.6f}" for v in row)])
-        written.append(_write_atomic(out / f"{stem}.csv", text.getvalue().encode()))
+        written.append(outputs.write_text(out / f"{stem}.csv", text.getvalue()))
     else:
         data = result.to_dict()
-        written.append(_write_atomic(out / f"{stem}.json", (json.dumps(data, indent=2) + "\n").encode()))
+        written.append(outputs.write_text(out / f"{stem}.json", json.dumps(data, indent=2) + "\n"))
     if plot:
         from tfaudio import plots
 

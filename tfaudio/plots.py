@@ -27,16 +27,15 @@ def _figure(width: float, height: float) -> Any:
 
 
 def _save(fig: Any, path: str | os.PathLike) -> Path:
+    import io
+
+    from tfaudio import outputs
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    outputs.output_dir(path.parent)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return outputs.write_bytes(path, buf.getvalue())
 
 
 def _activation_image(ax: Any, a: np.ndarray, classes: Sequence[str], hop_seconds: float,

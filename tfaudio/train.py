@@ -9,6 +9,7 @@ Data for each task:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -19,7 +20,7 @@ from typing import Any, Sequence
 
 from tfaudio.config import write_json
 from tfaudio.errors import ConfigError, DatasetError, TfaudioError
-from tfaudio.experiment import ExperimentConfig
+from tfaudio.experiment import ExperimentConfig, monitor_mode
 from tfaudio.run import RunSpec, checkpoint_path, write_spec
 
 log = logging.getLogger(__name__)
@@ -31,69 +32,127 @@ def cache_dir() -> Path:
 
 
 def corpus_root(cfg: ExperimentConfig) -> Path:
-    """The built-in corpus for an experiment: rendered at the features' rate once, then reused."""
-    from tfaudio import corpus
+    """The built-in corpus for an experiment: rendered at the features' rate once, then reused.
+
+    It is rendered only into the cache or into a new or empty `data.root`: a folder that holds anything
+    else (most likely a real data set with `data.format` left at "corpus") is refused, never touched.
+    """
+    from tfaudio import corpus, datasets, outputs
 
     d = cfg.data
     if d.root:
         root = Path(d.root)
     else:
         root = cache_dir() / f"corpus-sr{cfg.features.sr}-n{d.per_class}-seed{d.corpus_seed}"
-    if not (root / "Medley-solos-DB_metadata.csv").is_file():
-        tmp = root.with_name(root.name + ".part")
-        shutil.rmtree(tmp, ignore_errors=True)
-        n_samples = int(round(max(3.0, d.clip_seconds) * cfg.features.sr))
-        log.info("rendering the built-in corpus into %s", root)
-        corpus.render_corpus(tmp, per_class=d.per_class, seed=d.corpus_seed, sr=cfg.features.sr,
+    if (root / datasets.MSDB_METADATA).is_file():
+        return root
+    if root.exists() and not outputs.is_empty_dir(root):
+        guess = datasets.guess_format(root)
+        hint = (f"it looks like a {guess!r} data set: add --set data.format={guess}" if guess else
+                f"to train on a data set there, set data.format (one of {sorted(datasets.LOADERS)})")
+        raise ConfigError(f"{root}: data.format is 'corpus' but data.root is not an empty folder or a rendered "
+                          f"corpus, and the built-in corpus is never rendered over other files; {hint}")
+    n_samples = int(round(max(3.0, d.clip_seconds) * cfg.features.sr))
+    log.info("rendering the built-in corpus into %s", root)
+    try:
+        corpus.render_corpus(root, per_class=d.per_class, seed=d.corpus_seed, sr=cfg.features.sr,
                              n_samples=n_samples)
-        root.parent.mkdir(parents=True, exist_ok=True)
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(tmp, root)
+    except OSError:
+        if (root / datasets.MSDB_METADATA).is_file():  # another process rendered it at the same time
+            return root
+        raise
     return root
 
 
-def load_splits(cfg: ExperimentConfig):
-    """(train, validation, test) records of an experiment's data."""
-    import numpy as np
+SPLIT_ROLES = ("training", "validation", "test")
 
+
+def data_source(cfg: ExperimentConfig) -> tuple[str, Path]:
+    """(format, root) of an experiment's data; the built-in corpus is rendered on first use."""
+    d = cfg.data
+    if d.format == "corpus":
+        return "medley_solos_db", corpus_root(cfg)
+    return d.format, Path(d.root)
+
+
+def _read_split(cfg: ExperimentConfig, fmt: str, root: Path, role: str, name: str):
     from tfaudio import datasets
-    from tfaudio.datasets import ScanResult
+
+    try:
+        return datasets.load_records(fmt, root, split=name, strict=cfg.data.strict, verify=cfg.data.verify)
+    except DatasetError as e:
+        raise DatasetError(e.path, f"{role} split (data.{_SPLIT_KEYS[role]}={name!r}): {e.problem}") from None
+
+
+_SPLIT_KEYS = {"training": "train_split", "validation": "val_split", "test": "test_split"}
+
+
+def load_splits(cfg: ExperimentConfig, with_test: bool = False):
+    """(train, validation, test) records of an experiment's data.
+
+    training: `data.train_split` (folder and csv data with no subsets at all: every file). validation:
+    `data.val_split`; where the data has no such split, `data.val_fraction` of the training files is
+    held out, stratified by class and seeded by `train.seed` (`validation_carve_out` says how).
+    test: `data.test_split` when `with_test` (a missing one is an error naming it), else None.
+    """
+    from tfaudio import datasets
 
     d = cfg.data
-    fmt = "medley_solos_db" if d.format == "corpus" else d.format
-    root = corpus_root(cfg) if d.format == "corpus" else Path(d.root)
+    fmt, root = data_source(cfg)
     kw = dict(strict=d.strict, verify=d.verify)
-
-    def split(name: str | None):
-        if name is None:
-            return None
-        if fmt in ("folder", "csv"):
-            recs = datasets.load_records(fmt, root, **kw)
-            sub = [r for r in recs if r.subset == name]
-            return ScanResult(sub, recs.skipped) if sub or any(r.subset for r in recs) else None
-        return datasets.load_records(fmt, root, split=name, **kw)
-
-    if fmt in ("folder", "csv") and d.train_split:
-        train = split(d.train_split)
-        if train is None:  # no subset column: everything is training data
-            train = datasets.load_records(fmt, root, **kw)
+    everything = datasets.load_records(fmt, root, **kw) if fmt in ("folder", "csv") else None
+    if everything is not None and not datasets.subsets_of(everything):
+        train = everything  # no subsets at all: everything is training data
+        if d.val_split or d.test_split:
+            log.info("%s has no subsets: every file is training data", root)
+        val = test = None
     else:
-        train = split(d.train_split)
+        if not d.train_split:
+            raise ConfigError("data.train_split is not set")
+        train = _read_split(cfg, fmt, root, "training", d.train_split)
+        val = test = None
+        if d.val_split:
+            try:
+                val = _read_split(cfg, fmt, root, "validation", d.val_split)
+            except DatasetError as e:
+                log.info("%s; holding out part of the training files instead", e)
+        if with_test:
+            if not d.test_split:
+                raise ConfigError("data.test_split is not set: name the split to evaluate on")
+            test = _read_split(cfg, fmt, root, "test", d.test_split)
     if not train:
         raise DatasetError(root, f"no training records (split {d.train_split!r})")
-    val = split(d.val_split) if d.val_split else None
-    if not val and d.val_fraction > 0:  # hold out part of the training records
-        rng = np.random.default_rng(cfg.train.seed)
-        order = rng.permutation(len(train))
-        n_val = max(1, int(round(d.val_fraction * len(train))))
-        val = [train[i] for i in sorted(order[:n_val])]
-        train = [train[i] for i in sorted(order[n_val:])]
-    try:
-        test = split(d.test_split) if d.test_split else None
-    except DatasetError:
-        test = None
+    if not val and d.val_fraction > 0:
+        train, val = datasets.stratified_split(train, d.val_fraction, cfg.train.seed)
+        log.info("validation: %d of %d training files held out (%.0f%%, stratified by class, seed %d)",
+                 len(val), len(train) + len(val), 100 * d.val_fraction, cfg.train.seed)
     return list(train), (list(val) if val else None), (list(test) if test else None)
+
+
+def validation_carve_out(cfg: ExperimentConfig, train_recs, val_recs) -> dict[str, Any] | None:
+    """What `RUN/splits.json` records of a held-out validation set (None when the data has its own)."""
+    if not val_recs or (cfg.data.val_split and any(r.subset == cfg.data.val_split for r in val_recs)):
+        return None
+    return {"validation": "held out of the training files, stratified by class",
+            "fraction": cfg.data.val_fraction, "seed": cfg.train.seed,
+            "training_files": len(train_recs), "validation_files": [r.path for r in val_recs]}
+
+
+def split_records(cfg: ExperimentConfig, role: str):
+    """Records of one split of an experiment's data by role: "training", "validation" or "test"
+    (or the data's own name for it, e.g. IRMAS "train"). Raises DatasetError naming the split and the
+    choices when it has no records."""
+    d = cfg.data
+    names = {"training": d.train_split, "validation": d.val_split, "test": d.test_split}
+    role = next((r for r, n in names.items() if n and role == n), role)
+    if role not in SPLIT_ROLES:
+        choices = list(SPLIT_ROLES) + sorted({n for n in names.values() if n and n not in SPLIT_ROLES})
+        raise DatasetError(None, f"unknown split {role!r}; choose one of {choices}")
+    train, val, test = load_splits(cfg, with_test=role == "test")
+    recs = {"training": train, "validation": val, "test": test}[role]
+    if not recs:
+        raise DatasetError(None, f"the {role} split has no records")
+    return recs
 
 
 def _policy(name: str) -> str:
@@ -200,14 +259,14 @@ def datasets_for(cfg: ExperimentConfig, train_recs, val_recs, classes: Sequence[
         mix = cfg.mix if cfg.task == "activation" else dataclasses.replace(cfg.mix, window=window_samples(cfg))
         y_key = "activations" if cfg.task == "activation" else "labels"
         x_key = "features" if feats.kind != "none" else "audio"
-        pool_train = data.window_pool(train_recs, classes, sr, mix, cache=d.cache)
+        pool_train = data.window_pool(train_recs, classes, sr, mix, cache=d.cache, split="training")
         train = data.mixtures(train_recs, classes, mix, seed=t.seed, features=feats, batch_size=t.batch_size,
                               augment=cfg.augment, pool=pool_train, input_context=input_context)
         train = data.for_training(train, x_key, y_key)
         val = None
         if val_recs:
             val_steps = t.validation_steps or 20
-            pool_val = data.window_pool(val_recs, classes, sr, mix, cache=d.cache)
+            pool_val = data.window_pool(val_recs, classes, sr, mix, cache=d.cache, split="validation")
             val = data.mixtures(val_recs, classes, mix, seed=t.seed + 1, features=feats, batch_size=t.batch_size,
                                 num_mixes=val_steps * t.batch_size, pool=pool_val, rerandomize=False)
             val = data.for_training(val, x_key, y_key).cache()
@@ -228,43 +287,74 @@ def datasets_for(cfg: ExperimentConfig, train_recs, val_recs, classes: Sequence[
     return train, val
 
 
-class AtomicCheckpoints:
-    """Saves `last.keras` every epoch and `best.keras` when the monitored value improves, each to a
-    temporary name and then renamed; the best value survives `--resume` in `checkpoints/state.json`."""
+def atomic_checkpoints(run_dir: str | os.PathLike, monitor: str, write: bool = True, mode: str = "auto"):
+    """A `keras.callbacks.Callback` (class `AtomicCheckpoints`) that saves `checkpoints/last.keras` every
+    epoch and `checkpoints/best.keras` when `monitor` improves, each to a temporary name and then renamed.
 
-    def __new__(cls, run_dir: Path, monitor: str, write: bool):
-        import keras
+    `mode` is "min", "max" or "auto" (inferred from the monitor's name, see `tfaudio.experiment.monitor_mode`).
+    The best value, the monitor and the resolved mode survive `--resume` in `checkpoints/state.json`; a resumed
+    run whose monitor or mode changed starts its best afresh (+inf for "min", -inf for "max"). `write=False`
+    (a non-chief worker) writes nothing. A monitor missing from an epoch's logs is an error, never a
+    silent fall-back to another metric.
+    """
+    return _atomic_checkpoints_class()(run_dir, monitor, write=write, mode=mode)
 
-        class _Callback(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.dir = run_dir / "checkpoints"
-                self.state_path = self.dir / "state.json"
-                self.monitor = monitor
-                self.write = write
-                state = json.loads(self.state_path.read_text()) if self.state_path.is_file() else {}
-                self.best = state.get("best", math.inf)
 
-            def _save(self, name: str) -> None:
-                path = self.dir / name
-                tmp = self.dir / f".{name}.tmp.keras"
-                self.model.save(tmp)
-                os.replace(tmp, path)
+@functools.lru_cache(maxsize=None)
+def _atomic_checkpoints_class():
+    """The `AtomicCheckpoints` class, defined once and only when Keras is first needed."""
+    import keras
 
-            def on_epoch_end(self, epoch, logs=None):
-                logs = logs or {}
-                value = logs.get(self.monitor, logs.get("loss"))
-                if not self.write:
-                    return
-                self.dir.mkdir(parents=True, exist_ok=True)
-                self._save("last.keras")
-                if value is not None and value < self.best:
-                    self.best = float(value)
-                    self._save("best.keras")
-                    log.info("epoch %d: %s improved to %.5f, saved best.keras", epoch + 1, self.monitor, value)
-                write_json({"best": self.best, "epoch": epoch + 1, "monitor": self.monitor}, self.state_path)
+    class AtomicCheckpoints(keras.callbacks.Callback):
+        def __init__(self, run_dir: str | os.PathLike, monitor: str, write: bool = True, mode: str = "auto"):
+            super().__init__()
+            self.dir = Path(run_dir) / "checkpoints"
+            self.state_path = self.dir / "state.json"
+            self.monitor = monitor
+            self.mode = monitor_mode(monitor, mode)
+            self.write = write
+            self.best = math.inf if self.mode == "min" else -math.inf
+            state = json.loads(self.state_path.read_text()) if self.state_path.is_file() else {}
+            best = state.get("best")
+            # state.json written before modes existed has no "mode": it was always "min"
+            if (state.get("monitor") == monitor and state.get("mode", "min") == self.mode and best is not None
+                    and math.isfinite(best)):
+                self.best = float(best)
+            elif state.get("monitor") is not None and (state.get("monitor"), state.get("mode", "min")) != \
+                    (monitor, self.mode):
+                log.warning("%s: its best checkpoint was chosen by %s (%s); now %s (%s): best.keras will be "
+                            "replaced by the next epoch", self.state_path, state.get("monitor"),
+                            state.get("mode", "min"), monitor, self.mode)
 
-        return _Callback()
+        def improves(self, value: float) -> bool:
+            """Whether `value` is better than the best so far."""
+            return value < self.best if self.mode == "min" else value > self.best
+
+        def _save(self, name: str) -> None:
+            path = self.dir / name
+            tmp = self.dir / f".{name}.tmp.keras"
+            self.model.save(tmp)
+            os.replace(tmp, path)
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            if not self.write:
+                return
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._save("last.keras")
+            if self.monitor not in logs:
+                raise ConfigError(f"train.monitor {self.monitor!r} is not among this epoch's logs "
+                                  f"{sorted(logs)}")
+            value = float(logs[self.monitor])
+            if self.improves(value):
+                self.best = value
+                self._save("best.keras")
+                log.info("epoch %d: %s improved to %.5f, saved best.keras", epoch + 1, self.monitor, value)
+            best = self.best if math.isfinite(self.best) else None
+            write_json({"best": best, "epoch": epoch + 1, "monitor": self.monitor, "mode": self.mode},
+                       self.state_path)
+
+    return AtomicCheckpoints
 
 
 def _trim_history(path: Path, start: int) -> None:
@@ -319,27 +409,79 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
     """Train `cfg` into run folder `out`; returns it. `resume` continues a killed run from its
     last epoch. `strategy` overrides `cfg.train.strategy`. `keep_worker_dir`: a non-chief
     multi-worker process keeps its scratch folder `out/.worker-PID` (history.csv, logs/ and its
-    final model, final.keras) instead of deleting it, e.g. to check that the workers agree."""
-    import keras
-    import tensorflow as tf
+    final model, final.keras) instead of deleting it, e.g. to check that the workers agree.
+
+    `out` must be new, an empty folder, or (with `resume`) a run. A run that fails before its first
+    epoch is saved leaves nothing behind; one that fails later keeps its checkpoints for `--resume`
+    and is marked by `failed.json`.
+    """
+    from tfaudio import outputs
 
     if strategy:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, strategy=strategy))
-    t = cfg.train
-    dist = make_strategy(t.strategy)  # before any other TF op (multi-worker needs it first)
+    dist = make_strategy(cfg.train.strategy)  # before any other TF op (multi-worker needs it first)
     run_dir = Path(out)
     chief = is_chief()
-    if chief and (run_dir / "checkpoints").exists() and not resume:
+    is_run = (run_dir / "run.json").is_file() or (run_dir / "checkpoints").exists()
+    if chief and is_run and not resume:
         raise TfaudioError(f"{run_dir}: a run is already there; pass --resume to continue it or choose "
                            "another --out")
     if resume and not (run_dir / "run.json").is_file():
         raise TfaudioError(f"{run_dir}: nothing to resume (no run.json)")
+    fresh = not run_dir.exists()
+    if chief and not resume and not fresh and not outputs.is_empty_dir(run_dir):
+        raise outputs.OutputError(f"{run_dir}: exists and is not empty; a run is written only into a new or empty "
+                                  "folder (or pass --resume to continue a run there)")
+    if chief:
+        outputs.output_dir(run_dir, "run folder")
     if resume:
         saved = json.loads((run_dir / "config.json").read_text())
         if saved != cfg.to_dict():
             log.warning("%s: resuming with a config that differs from the saved one", run_dir)
-    if cfg.model_name == "svm":
-        return _train_svm(cfg, run_dir)
+    try:
+        if cfg.model_name == "svm":
+            result = _train_svm(cfg, run_dir)
+        else:
+            result = _fit(cfg, run_dir, resume, chief, dist, keep_worker_dir)
+    except BaseException as e:
+        if chief:
+            _after_failure(run_dir, resume, fresh, e)
+        raise
+    (run_dir / "failed.json").unlink(missing_ok=True)
+    return result
+
+
+def _after_failure(run_dir: Path, resume: bool, fresh: bool, error: BaseException) -> None:
+    """A failed run is never mistaken for a run: before its first saved epoch what it created goes;
+    after it, the run stays for `--resume`, marked by `failed.json`."""
+    saved = checkpoint_path(run_dir, "last").is_file() or checkpoint_path(run_dir, "best").with_suffix(".svm").is_file()
+    if not resume and not saved:
+        if fresh:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:  # it was an empty folder: empty it again
+            for p in run_dir.iterdir():
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+        log.info("%s: the run failed before its first epoch; removed what it wrote", run_dir)
+        return
+    if isinstance(error, Exception):
+        try:
+            write_json({"error": f"{type(error).__name__}: {error}"}, run_dir / "failed.json")
+        except OSError:
+            pass
+        log.warning("%s: the run failed; its checkpoints are kept (tfaudio train ... --resume continues it)",
+                    run_dir)
+
+
+def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: Any,
+         keep_worker_dir: bool) -> Path:
+    """The Keras training of `train` (after its checks)."""
+    import keras
+    import tensorflow as tf
+
+    t = cfg.train
     keras.utils.set_random_seed(t.seed)
     policy = _policy(t.mixed_precision)
     keras.mixed_precision.set_global_policy(policy)
@@ -363,13 +505,15 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
             state = json.loads((run_dir / "checkpoints" / "state.json").read_text())
             model = keras.models.load_model(last, safe_mode=True)
             initial_epoch = int(state.get("epoch", 0))
-            log.info("resuming from %s at epoch %d", last, initial_epoch)
     kind = model_input(model)
     spec = RunSpec(task=cfg.task, classes=tuple(classes), features=cfg.features, window=window_samples(cfg),
                    model_input=kind)
     if chief:
         write_json(cfg.to_dict(), run_dir / "config.json")
         write_spec(spec, run_dir)
+        carve = validation_carve_out(cfg, train_recs, val_recs)
+        if carve:
+            write_json(carve, run_dir / "splits.json")
     train_ds, val_ds = datasets_for(cfg, train_recs, val_recs, classes, kind)
     if t.strategy == "multi_worker":
         opts = tf.data.Options()
@@ -380,14 +524,18 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
     steps = t.steps_per_epoch
     if steps is None and cfg.task != "single_label":
         steps = 1680  # seed 001: 53,760 windows per epoch in batches of 32
-    monitor = t.monitor if val_ds is not None else t.monitor.replace("val_", "")
+    monitor = t.monitor if val_ds is not None else t.monitor.removeprefix("val_")
+    mode = monitor_mode(monitor, t.monitor_mode)  # "min" or "max", for the checkpoints and the LR schedule
     if resume:
         meta = backup / "training_metadata.json"
         start = json.loads(meta.read_text())["epoch"] if meta.is_file() else initial_epoch
         _trim_history(work_dir / "history.csv", start)
+        source = "its backup" if meta.is_file() else ("checkpoints/last.keras" if initial_epoch else "the start")
+        log.info("resuming %s at epoch %d of %d (from %s; epochs 1-%d are kept)", run_dir, start + 1, t.epochs,
+                 source, start)
     callbacks = [
-        AtomicCheckpoints(run_dir, monitor, write=chief),
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=t.lr_factor, patience=t.lr_patience,
+        atomic_checkpoints(run_dir, monitor, write=chief, mode=mode),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=t.lr_factor, patience=t.lr_patience,
                                           min_lr=t.min_lr, verbose=1),
         keras.callbacks.CSVLogger(str(work_dir / "history.csv"), append=resume),
         keras.callbacks.TensorBoard(str(work_dir / "logs"), update_freq="epoch"),

@@ -1,0 +1,412 @@
+"""Nothing lost, ever: folders a command did not create are never deleted or overwritten, output problems are
+one line, failed runs leave nothing that looks like a run, and killed exports are cleaned up."""
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+from tests import fixtures
+from tfaudio import cli, datasets, outputs
+from tfaudio.datasets import Record
+
+TINY = ["data.per_class=3", "train.epochs=1", "train.steps_per_epoch=2", "train.validation_steps=1",
+        "train.batch_size=4", "train.verbose=0", "mix.n_max=2"]
+
+
+def _sets(items):
+    return sum([["--set", s] for s in items], [])
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every file under `root` with its SHA-256."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _one_error_line(err: str, *needles: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("tfaudio: error:") and "Traceback" not in err, lines[0]
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TFAUDIO_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, cache):
+    out = tmp_path_factory.mktemp("runs") / "mel"
+    assert cli.main(["train", "neuroment_mel", "--out", str(out), *_sets(TINY)]) == 0
+    return out
+
+
+@pytest.fixture
+def user_folder(tmp_path):
+    """A user's data set: class folders of WAVs and a notes file, no corpus metadata."""
+    root = tmp_path / "my data"
+    for cls in ("flute", "piano"):
+        for k in range(2):
+            fixtures.write_audio(root / cls / f"{cls}{k}.wav", fixtures.sine(330 + 110 * k, 0.3), 22050, "PCM_16")
+    (root / "notes.txt").write_text("my annotations\n")
+    return root
+
+
+# --- 1. no command deletes or overwrites what it did not create ----------------------------------------
+
+
+def test_train_never_renders_the_corpus_over_a_users_folder(user_folder, tmp_path, capsys, cache):
+    """The data-loss case: data.format left at "corpus" with data.root at a real data set."""
+    before = _tree(user_folder)
+    code = cli.main(["train", "neuroment_mel", "--out", str(tmp_path / "r"), *_sets(TINY),
+                     "--set", f"data.root={user_folder}"])
+    assert code == 2
+    _one_error_line(capsys.readouterr().err, str(user_folder), "data.format=folder")
+    assert _tree(user_folder) == before
+    assert not (tmp_path / "r").exists()
+    assert not [p for p in user_folder.parent.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_the_corpus_renders_into_an_empty_data_root(tmp_path, cache):
+    from tfaudio.experiment import load_experiment
+    from tfaudio.train import corpus_root
+
+    root = tmp_path / "empty"
+    root.mkdir()
+    cfg = load_experiment(cli.find_config("neuroment_mel"), ["data.per_class=3", f"data.root={root}"])
+    assert corpus_root(cfg) == root and (root / datasets.MSDB_METADATA).is_file()
+    assert corpus_root(cfg) == root  # rendered once, then reused
+
+
+def test_corpus_render_refuses_a_non_empty_folder(user_folder, capsys):
+    before = _tree(user_folder)
+    assert cli.main(["corpus", "render", str(user_folder), "--per-class", "3", "-q"]) == 2
+    _one_error_line(capsys.readouterr().err, str(user_folder), "not empty")
+    assert _tree(user_folder) == before
+
+
+def test_guess_format_names_the_likely_layout(tmp_path, user_folder):
+    assert datasets.guess_format(user_folder) == "folder"
+    assert datasets.guess_format(fixtures.make_irmas(tmp_path / "irmas")) == "irmas"
+    assert datasets.guess_format(fixtures.make_nsynth(tmp_path / "ns")) == "nsynth"
+    assert datasets.guess_format(fixtures.make_medley_solos_db(tmp_path / "msdb")) == "medley_solos_db"
+    (tmp_path / "m.csv").write_text("path,label\n")
+    assert datasets.guess_format(tmp_path / "m.csv") == "csv"
+    (tmp_path / "none").mkdir()
+    assert datasets.guess_format(tmp_path / "none") is None
+
+
+def test_train_refuses_a_non_empty_out_folder(user_folder, capsys, cache):
+    before = _tree(user_folder)
+    assert cli.main(["train", "neuroment_mel", "--out", str(user_folder), *_sets(TINY)]) == 2
+    _one_error_line(capsys.readouterr().err, str(user_folder), "not empty")
+    assert _tree(user_folder) == before
+
+
+def test_demo_refuses_a_folder_it_did_not_make(user_folder, capsys):
+    before = _tree(user_folder)
+    assert cli.main(["demo", "--out", str(user_folder), "-q"]) == 2
+    _one_error_line(capsys.readouterr().err, str(user_folder))
+    assert _tree(user_folder) == before
+
+
+def test_evaluate_refuses_a_report_folder_it_did_not_make(run, user_folder, capsys):
+    before = _tree(user_folder)
+    assert cli.main(["evaluate", str(run), "--out", str(user_folder), "--mixes", "32"]) == 2
+    _one_error_line(capsys.readouterr().err, str(user_folder), "metrics.json")
+    assert _tree(user_folder) == before
+
+
+def test_export_refuses_a_folder_that_is_not_an_export(run, user_folder, capsys):
+    before = _tree(user_folder)
+    assert cli.main(["export", str(run), "--out", str(user_folder)]) == 2
+    _one_error_line(capsys.readouterr().err, str(user_folder))
+    assert _tree(user_folder) == before
+
+
+# --- 3. output path problems are one line, and written outputs stay intact ------------------------------
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A read-only folder: a read-only tmpfs as root (permission bits do not stop root), else chmod."""
+    d = tmp_path / "ro"
+    d.mkdir()
+    if os.geteuid() == 0:
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(d)],
+                          capture_output=True).returncode != 0:
+            pytest.skip("cannot mount a read-only tmpfs here, and root ignores permission bits")
+        yield d
+        subprocess.run(["umount", str(d)], check=False)
+    else:
+        d.chmod(0o555)
+        yield d
+        d.chmod(0o755)
+
+
+def test_every_command_says_an_unwritable_out_in_one_line(run, read_only_dir, tmp_path, capsys):
+    wav = fixtures.write_audio(tmp_path / "a.wav", fixtures.sine(seconds=0.5), 22050, "PCM_16")
+    for cmd in (["predict", str(run), str(wav), "--out", str(read_only_dir / "p")],
+                ["evaluate", str(run), "--out", str(read_only_dir / "e"), "--mixes", "32"],
+                ["export", str(run), "--out", str(read_only_dir / "x")],
+                ["train", "neuroment_mel", "--out", str(read_only_dir / "t"), *_sets(TINY)],
+                ["corpus", "render", str(read_only_dir / "c"), "--per-class", "3", "-q"]):
+        assert cli.main(cmd) == 2, cmd
+        _one_error_line(capsys.readouterr().err, str(read_only_dir))
+
+
+def test_an_out_that_is_a_file_is_one_line(run, tmp_path, capsys):
+    wav = fixtures.write_audio(tmp_path / "a.wav", fixtures.sine(seconds=0.5), 22050, "PCM_16")
+    afile = tmp_path / "file.txt"
+    afile.write_text("mine\n")
+    for cmd in (["predict", str(run), str(wav), "--out", str(afile)],
+                ["predict", str(run), str(wav), "--out", str(afile / "below")],
+                ["evaluate", str(run), "--out", str(afile), "--mixes", "32"],
+                ["export", str(run), "--out", str(afile)],
+                ["train", "neuroment_mel", "--out", str(afile), *_sets(TINY)]):
+        assert cli.main(cmd) == 2, cmd
+        _one_error_line(capsys.readouterr().err, str(afile))
+    assert afile.read_text() == "mine\n"
+
+
+def test_disk_full_keeps_the_previous_file_and_no_temporary(tmp_path, monkeypatch):
+    path = outputs.write_text(tmp_path / "metrics.json", "old\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs.os, "fsync", full)
+    with pytest.raises(outputs.OutputError, match="no space left"):
+        outputs.write_text(path, "new\n")
+    assert path.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def test_disk_full_on_a_tiny_tmpfs_is_one_line(run, tmp_path, capsys):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    full = tmp_path / "full"
+    full.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", str(full)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        (full / "keep.txt").write_text("mine\n")
+        wav = fixtures.write_audio(tmp_path / "long.wav", fixtures.noise(seconds=20.0), 22050, "PCM_16")
+        assert cli.main(["predict", str(run), str(wav), "--out", str(full)]) == 1  # ~400 kB of CSV: no room
+        _one_error_line(capsys.readouterr().err, "no space left")
+        assert (full / "keep.txt").read_text() == "mine\n"
+        assert not [p.name for p in full.iterdir() if p.name.startswith(".")]
+    finally:
+        subprocess.run(["umount", str(full)], check=False)
+
+
+# --- 4., 5. errors name their split; carve-outs are stratified; failed runs leave nothing --------------
+
+
+def test_unknown_split_names_it_and_the_choices(run, tmp_path, capsys):
+    assert cli.main(["evaluate", str(run), "--split", "nonesuch", "--out", str(tmp_path / "e")]) == 2
+    line = _one_error_line(capsys.readouterr().err, "'nonesuch'")
+    for choice in ("training", "validation", "test"):
+        assert choice in line
+    assert not (tmp_path / "e" / "metrics.json").exists()
+
+
+def test_a_missing_split_of_other_data_names_it(run, tmp_path, capsys):
+    root = fixtures.make_medley_solos_db(tmp_path / "d", seconds=0.5)
+    assert cli.main(["evaluate", str(run), "--data", str(root), "--split", "dev", "--out", str(tmp_path / "e")]) == 2
+    _one_error_line(capsys.readouterr().err, "'dev'", "training")
+
+
+def test_evaluate_names_the_split_it_used(run, tmp_path, capsys):
+    assert cli.main(["evaluate", str(run), "--split", "validation", "--out", str(tmp_path / "e"), "--mixes", "32"]) == 0
+    assert "validation split" in capsys.readouterr().out
+
+
+def _records(n_per_class: dict[str, int]) -> list[Record]:
+    return [Record(f"/x/{c}{k}.wav", (c,)) for c, n in n_per_class.items() for k in range(n)]
+
+
+def test_validation_carve_out_is_stratified_and_seeded():
+    recs = _records({"a": 2, "b": 3, "c": 10, "d": 1})
+    for seed in range(20):
+        kept, held = datasets.stratified_split(recs, 0.1, seed)
+        assert sorted(r.path for r in kept + held) == sorted(r.path for r in recs)  # disjoint, complete
+        assert {r.labels[0] for r in held} == {"a", "b", "c"}  # every class with >= 2 files
+        assert {r.labels[0] for r in kept} == {"a", "b", "c", "d"}
+        assert sum(r.labels[0] == "c" for r in held) == 1
+        assert datasets.stratified_split(recs, 0.1, seed) == (kept, held)
+
+
+def _manifest(tmp_path: Path, classes=("tenor saxophone", "trumpet", "flute"), per_class=4) -> Path:
+    root = tmp_path / "m"
+    rows = ["path,label"]
+    for i, c in enumerate(classes):
+        for k in range(per_class):
+            name = f"{i}_{k}.wav"
+            fixtures.write_audio(root / name, fixtures.sine(220 * (i + 1) + 10 * k, 1.0), 44100, "PCM_16")
+            rows.append(f"{name},{c}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return root / "manifest.csv"
+
+
+def test_training_on_a_manifest_without_subsets_carves_a_stratified_validation(tmp_path, cache):
+    manifest = _manifest(tmp_path)
+    out = tmp_path / "r"
+    assert cli.main(["train", "neuroment_mel", "--out", str(out), *_sets(TINY), "--set", "data.format=csv",
+                     "--set", f"data.root={manifest}"]) == 0
+    carve = json.loads((out / "splits.json").read_text())
+    assert carve["seed"] == 0 and carve["fraction"] == 0.1 and len(carve["validation_files"]) == 3
+    assert {Path(p).name.split("_")[0] for p in carve["validation_files"]} == {"0", "1", "2"}
+
+
+def test_missing_classes_name_the_split(tmp_path):
+    import numpy as np
+
+    from tfaudio import data
+    from tfaudio.config import MixConfig
+    from tfaudio.errors import DatasetError
+
+    wav = fixtures.write_audio(tmp_path / "a.wav", np.full(30000, 0.1, np.float32), 44100, "PCM_16")
+    with pytest.raises(DatasetError, match=r"^validation split: no audible windows for class\(es\) \['b'\]"):
+        data.window_pool([Record(str(wav), ("a",))], ["a", "b"], 44100, MixConfig(), split="validation")
+
+
+def test_a_failed_run_leaves_nothing_that_looks_like_a_run(tmp_path, capsys, cache):
+    out = tmp_path / "r"
+    assert cli.main(["train", "neuroment_mel", "--out", str(out), *_sets(TINY), "--set", "mix.min_rms_db=10"]) == 2
+    _one_error_line(capsys.readouterr().err, "training split", "no audible windows")
+    assert not out.exists()
+    out.mkdir()  # an empty folder stays, emptied again
+    assert cli.main(["train", "neuroment_mel", "--out", str(out), *_sets(TINY), "--set", "mix.min_rms_db=10"]) == 2
+    assert out.is_dir() and not any(out.iterdir())
+
+
+def test_a_run_that_fails_after_an_epoch_is_kept_and_marked(tmp_path, cache, monkeypatch):
+    from tfaudio import train as train_mod
+
+    out = tmp_path / "r"
+    assert cli.main(["train", "neuroment_mel", "--out", str(out), *_sets(TINY)]) == 0
+    assert not (out / "failed.json").exists()
+
+    def broken(*a, **k):
+        raise RuntimeError("the data went away")
+
+    monkeypatch.setattr(train_mod, "datasets_for", broken)
+    with pytest.raises(RuntimeError):
+        from tfaudio.experiment import load_experiment
+
+        cfg = load_experiment(cli.find_config("neuroment_mel"), TINY + ["train.epochs=2"])
+        train_mod.train(cfg, out, resume=True)
+    assert (out / "checkpoints" / "last.keras").is_file()
+    assert "the data went away" in json.loads((out / "failed.json").read_text())["error"]
+
+
+# --- 6., 7. killed exports are cleaned up; --resume says where it goes on ------------------------------
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_export_cleans_up_what_a_killed_export_left(run, tmp_path, capsys):
+    out = tmp_path / "exp"
+    pid = _dead_pid()
+    stale = tmp_path / f".exp.tmp-{pid}-abcd1234"
+    (stale / "model" / "variables").mkdir(parents=True)
+    (stale / "model" / "saved_model.pb").write_bytes(b"x" * 5000)
+    unrelated = tmp_path / ".exp.tmp-notapid"
+    unrelated.mkdir()
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    assert not stale.exists() and unrelated.exists() and (out / "saved_model.pb").is_file()
+    # a kill between the two renames of a replacing export: the previous export was moved aside
+    aside = tmp_path / f".exp.old-{_dead_pid()}"
+    os.replace(out, aside)
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    assert not aside.exists() and (out / "saved_model.pb").is_file()
+
+
+def test_export_puts_back_an_export_a_kill_moved_aside(run, tmp_path):
+    from tfaudio.export import _recover
+
+    out = tmp_path / "exp"
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    before = _tree(out)
+    aside = tmp_path / f".exp.old-{_dead_pid()}"
+    os.replace(out, aside)
+    _recover(out)
+    assert _tree(out) == before and not aside.exists()
+
+
+def test_resume_says_which_epoch_it_goes_on_from(tmp_path, cache, caplog):
+    out = tmp_path / "r"
+    assert cli.main(["train", "neuroment_mel", "--out", str(out), *_sets(TINY)]) == 0
+    with caplog.at_level(logging.INFO, logger="tfaudio.train"):
+        assert cli.main(["train", "neuroment_mel", "--out", str(out), *_sets(TINY), "--set", "train.epochs=2",
+                         "--resume"]) == 0
+    assert any("at epoch 2 of 2" in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+
+# --- 8. quiet start-up --------------------------------------------------------------------------------
+
+
+def test_start_up_is_quiet_at_the_default_verbosity(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
+    base = [sys.executable, "-m", "tfaudio"]
+    cmd = ["predict", str(tmp_path / "nonesuch"), "x.wav", "--out", str(tmp_path / "o")]
+    quiet = subprocess.run(base + cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 2
+    _one_error_line(quiet.stderr, "not a tfaudio run folder")
+    # what TensorFlow itself prints on import here comes back with -v
+    bare = subprocess.run([sys.executable, "-c", "import tensorflow as tf; tf.config.list_physical_devices()"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    loud = subprocess.run(base + ["-v"] + cmd, env=env, capture_output=True, text=True, timeout=120)
+    def tf_lines(text: str) -> list[str]:
+        return [ln for ln in text.splitlines() if cli._TF_LOG_LINE.match(ln.encode())]
+
+    assert loud.returncode == 2 and loud.stderr.strip().splitlines()[-1] == quiet.stderr.strip()
+    assert bool(tf_lines(loud.stderr)) == bool(tf_lines(bare.stderr)), (loud.stderr, bare.stderr)
+
+
+@pytest.mark.slow
+def test_an_export_killed_midway_keeps_the_old_export_and_is_cleaned_up(run, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "exp"
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    before = _tree(out)
+    proc = subprocess.Popen([sys.executable, "-m", "tfaudio", "export", str(run), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if any(p.name.startswith(".exp.tmp-") for p in tmp_path.iterdir()):
+                time.sleep(0.5)  # inside tf.saved_model.save
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the export ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert _tree(out) == before  # the previous export is intact
+    assert any(p.name.startswith(".exp.tmp-") for p in tmp_path.iterdir())
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".exp.")]
