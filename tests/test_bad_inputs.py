@@ -409,9 +409,6 @@ def test_valid_odd_file_loads(odd, name):
     assert rate == 44100 and y44.shape == (math.ceil(n * 44100 / sr),) and np.all(np.isfinite(y44))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "audio.load(mono=False) returns (1, samples) for a one-channel file where librosa.load (which load says "
-    "it follows: 'mono audio is (samples,)') returns (samples,)"))
 def test_load_mono_file_with_mono_false_has_librosa_shape(odd):
     import librosa
 
@@ -483,14 +480,9 @@ def test_predict_damaged_compressed_files_one_line_each(compressed, compressed_p
 
 
 @pytest.mark.parametrize("name", [
-    pytest.param("truncated.flac", marks=pytest.mark.xfail(strict=True, reason=(
-        "inference.predict_file streams with soundfile and reports 'cannot decode audio (Error : flac decoder "
-        "lost sync.)' while audio.load reports 'not a recognised audio file or unsupported encoding (flac "
-        "decoder lost sync)'"))),
+    pytest.param("truncated.flac"),
     "header_only.flac", "truncated.ogg", "junk.ogg",
-    pytest.param("junk.mp3", marks=pytest.mark.xfail(strict=True, reason=(
-        "inference.predict_file opens the path with soundfile: '(File does not exist or is not a regular file "
-        "(possibly a pipe?))' for a file that exists; audio.load decodes the bytes: '(Format not recognised)'"))),
+    pytest.param("junk.mp3"),
 ])
 def test_predict_and_load_agree_on_damaged_compressed_files(compressed, compressed_predict, name):
     path = compressed[name]
@@ -506,10 +498,6 @@ def test_data_summary_full_agrees_with_load_on_damaged_compressed_files(compress
     assert summary_skipped_for(out, [path])[str(path)] == _load_problem(path)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "datasets.check_file(verify='header') reports compressed files soundfile cannot open as \"not readable audio "
-    "(Error opening 'PATH': ...)\" (the path a second time, a different text) where audio.load and predict say "
-    "'not a recognised audio file or unsupported encoding (...)'"))
 def test_data_summary_header_check_agrees_with_load_on_damaged_compressed_files(compressed, capsys):
     rc, out, err = run_cli(capsys, ["data", "summary", next(iter(compressed.values())).parent.parent,
                                     "--format", "folder"])
@@ -521,9 +509,6 @@ def test_data_summary_header_check_agrees_with_load_on_damaged_compressed_files(
         assert problem.count(Path(path).name) == 0, problem  # the path is said once, before the colon
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a damaged MP3 makes libmpg123 print its own lines ('[src/libmpg123/id3.c:...] error: Bad tag length', "
-    "'Note: Illegal Audio-MPEG-Header ...') on file descriptor 2 besides tfaudio's one line"))
 def test_damaged_mp3_gives_only_one_stderr_line(run, tmp_path, capfd):
     files = _compressed(tmp_path / "bad")
     rc = cli.main(["predict", str(run), str(files["junk.mp3"]), "--out", str(tmp_path / "out")])
@@ -635,9 +620,6 @@ def test_bad_config_is_one_line_and_creates_nothing(tmp_path, capsys, case):
         assert "neuroment_mel" in line  # it lists the configs there are
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "experiment.read_yaml catches only yaml.YAMLError: a config that is not UTF-8 raises UnicodeDecodeError "
-    "(a traceback) instead of one 'PATH: ...' line"))
 def test_config_that_is_not_utf8(tmp_path, capsys):
     cfg = tmp_path / "latin1.yaml"
     cfg.write_bytes("name: café\ntask: activation\n".encode("latin-1"))
@@ -700,12 +682,8 @@ def test_manifest_escape_with_strict_is_one_line(escaping_manifest, capsys):
 
 
 @pytest.mark.parametrize("content", [
-    pytest.param(b"path,label\n\xff\xfeaudio.wav,piano\n", id="not-utf8", marks=pytest.mark.xfail(strict=True, reason=(
-        "datasets.from_csv opens the manifest as UTF-8 and lets UnicodeDecodeError escape: a traceback "
-        "instead of one 'M.csv: ...' line"))),
-    pytest.param(b"path,label\npiano/a.wav\x00,piano\n", id="nul-byte", marks=pytest.mark.xfail(strict=True, reason=(
-        "datasets.inside/check_file let 'ValueError: embedded null byte' escape for a path with a NUL byte: "
-        "a traceback instead of the row being skipped with a reason"))),
+    pytest.param(b"path,label\n\xff\xfeaudio.wav,piano\n", id="not-utf8"),
+    pytest.param(b"path,label\npiano/a.wav\x00,piano\n", id="nul-byte"),
 ])
 def test_undecodable_manifest_is_one_line(tmp_path, capsys, content):
     fixtures.write_audio(tmp_path / "piano" / "a.wav", fixtures.sine(seconds=0.2), 22050, "PCM_16")
@@ -725,11 +703,8 @@ def test_undecodable_manifest_is_one_line(tmp_path, capsys, content):
 
 @pytest.mark.parametrize("value", [
     "0", "-1",
-    pytest.param("nan", marks=pytest.mark.xfail(strict=True, reason=(
-        "inference._blocks computes int(round(block_seconds * rate)): --block-seconds nan raises "
-        "ValueError (a traceback); predict_file only refuses block_seconds <= 0"))),
-    pytest.param("inf", marks=pytest.mark.xfail(strict=True, reason=(
-        "inference._blocks: --block-seconds inf raises OverflowError (a traceback)"))),
+    pytest.param("nan"),
+    pytest.param("inf"),
 ])
 def test_bad_block_seconds_is_one_line(run, damaged, tmp_path, capsys, value):
     rc, _, err = run_cli(capsys, ["predict", run, damaged["good"], "--out", tmp_path / "out",
@@ -741,12 +716,8 @@ def test_bad_block_seconds_is_one_line(run, damaged, tmp_path, capsys, value):
 
 
 @pytest.mark.parametrize("damage", [
-    pytest.param("truncated best.keras", marks=pytest.mark.xfail(strict=True, reason=(
-        "run.open_run passes keras.models.load_model's ValueError through ('File not found: filepath=... "
-        "Please ensure the file is an accessible `.keras` zip file' for a file that exists): a traceback"))),
-    pytest.param("--which a text file", marks=pytest.mark.xfail(strict=True, reason=(
-        "run.open_run: keras.models.load_model raises ValueError for a --which file that is not a .keras "
-        "archive: a traceback instead of one line"))),
+    pytest.param("truncated best.keras"),
+    pytest.param("--which a text file"),
     "--which a missing file",
 ])
 def test_damaged_run_folder_is_one_line(run, damaged, tmp_path, capsys, damage):

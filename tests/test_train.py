@@ -136,7 +136,7 @@ def test_train_svm_baseline(tmp_path):
                      "--set", "data.clip_seconds=0.5"]) == 0
     metrics = json.loads((run / "svm_metrics.json").read_text())
     assert 0 <= metrics["val_accuracy"] <= 1 and metrics["train_accuracy"] > 0.5
-    assert (run / "checkpoints" / "best.svm").exists()
+    assert (run / "checkpoints" / "best.skops").exists()
 
 
 @pytest.mark.slow

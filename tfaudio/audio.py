@@ -215,9 +215,9 @@ def _sf_decode(data: Any) -> tuple[np.ndarray, np.int32, bytes]:
     try:
         y, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as e:  # noqa: BLE001 - any decoder failure becomes one clear line
-        reason = str(e).split(":")[-1].strip().rstrip(".") or type(e).__name__
-        problem = f"not a recognised audio file or unsupported encoding ({reason})"
-        return np.zeros((0, 1), np.float32), np.int32(0), problem.encode()
+        from tfaudio.headers import decoder_problem
+
+        return np.zeros((0, 1), np.float32), np.int32(0), decoder_problem(e).encode()
     return np.ascontiguousarray(y, np.float32), np.int32(rate), b""
 
 
@@ -683,7 +683,8 @@ def load(path: PathLike, sr: int | None = None, mono: bool = True,
     """Load an audio file like ``librosa.load`` (but `sr=None` keeps the native rate by default).
 
     Returns:
-        `(samples,)` if mono else `(channels, samples)` of `dtype`, and the sample rate.
+        `(samples,)` if mono (or the file has one channel) else `(channels, samples)` of `dtype`, and the
+        sample rate.
     Raises:
         AudioFileError: missing, empty, truncated, not audio, no samples, or NaN/Inf samples.
     """
@@ -707,6 +708,8 @@ def load(path: PathLike, sr: int | None = None, mono: bool = True,
     if not ok:
         raise AudioFileError(path_str, problem.numpy().decode("utf-8", "replace"))
     audio = audio.numpy()
+    if not mono and audio.shape[0] == 1:  # as librosa.load: a one-channel file is `(samples,)`
+        audio = audio[0]
     if audio.shape[-1] == 0:
         raise AudioFileError(path_str, "contains no audio samples (zero length)")
     if not np.all(np.isfinite(audio)):

@@ -31,6 +31,17 @@ def _positive(text: str) -> int:
     return v
 
 
+def check_seconds(value: float, option: str) -> float:
+    """A positive, finite number of seconds, else one ConfigError line naming the option."""
+    import math
+
+    if not (math.isfinite(value) and 0 < value < 1e6):
+        from tfaudio.errors import ConfigError
+
+        raise ConfigError(f"{option} must be a positive number of seconds, got {value}")
+    return value
+
+
 def _add_common(p: argparse.ArgumentParser, defaults: bool) -> None:
     """-v/-q, accepted before or after the subcommand."""
     kw = {} if defaults else {"default": argparse.SUPPRESS}
@@ -105,7 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="report folder")
     e.add_argument("--mixes", type=_positive, default=512,
                    help="mixes to evaluate activation and multi-label runs on (default: %(default)s)")
-    e.add_argument("--threshold", type=float, default=None, help="decision threshold (default: the run's, 0.5)")
+    e.add_argument("--threshold", type=float, default=None,
+                   help="decision threshold for every class (default: the run's, chosen per class on its "
+                        "validation split for multi-label runs, else 0.5)")
+    e.add_argument("--aggregate", choices=["mean", "max"], default="mean",
+                   help="clip runs: how window scores make a file's scores (default: %(default)s)")
     e.add_argument("--which", default="best", help="checkpoint: best, last or a .keras path (default: best)")
     e.add_argument("--seed", type=int, default=1234, help="seed of the evaluation mixes")
 
@@ -280,8 +295,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not is_chief():
         print(f"worker done: the chief writes the run to {run}")
         return 0
-    print(f"run written to {run}: checkpoints/best.keras, checkpoints/last.keras, config.json, "
-          f"history.csv, logs/ (tensorboard --logdir {run / 'logs'})")
+    files = sorted(str(p.relative_to(run)) for p in (run / "checkpoints").iterdir() if not p.name.startswith("."))
+    files += [name for name in ("config.json", "run.json", "splits.json", "history.csv") if (run / name).is_file()]
+    logs = f", logs/ (tensorboard --logdir {run / 'logs'})" if (run / "logs").is_dir() else ""
+    print(f"run written to {run}: {', '.join(files)}{logs}")
     return 0
 
 
@@ -298,16 +315,15 @@ def _run_config(run: Path):
 
 
 def evaluation_data(cfg, spec, records, mixes: int, seed: int):
-    """What a run is evaluated on: fixed mixes (activation, multi-label) or windows (single-label)."""
+    """What a run is evaluated on: each file whole (clip runs: windows with 50% hop, aggregated into
+    the file's scores) or fixed mixes of the records' windows (activation runs)."""
     import dataclasses
 
     from tfaudio import data
+    from tfaudio.evaluate import clip_examples
 
-    if spec.task == "single_label":
-        feats = spec.features if spec.model_input == "features" else None
-        return data.class_dataset(records, spec.classes, sr=spec.sr, window=spec.window,
-                                  min_rms_db=cfg.data.min_rms_db, features=feats, batch_size=32, shuffle=None,
-                                  label_mode="int", cache=None)
+    if spec.task in ("single_label", "multi_label"):
+        return clip_examples(records, spec)
     mix = dataclasses.replace(cfg.mix, window=spec.window)
     feats = spec.features if spec.model_input == "features" else dataclasses.replace(spec.features, kind="none")
     return data.mixtures(records, spec.classes, mix, seed=seed, features=feats, batch_size=32,
@@ -323,7 +339,7 @@ def evaluation_records(cfg, data_root: str | None, fmt: str | None, split: str |
     an error naming it and the choices.
     """
     from tfaudio import datasets
-    from tfaudio.train import split_records
+    from tfaudio.train import split_names, split_records
 
     if not data_root:
         role = split or "test"
@@ -335,7 +351,7 @@ def evaluation_records(cfg, data_root: str | None, fmt: str | None, split: str |
             records = datasets.load_records(fmt, data_root, strict=cfg.data.strict)
             if not datasets.subsets_of(records):
                 return records, f"whole of {data_root}"
-        split = cfg.data.test_split if fmt == run_fmt and cfg.data.test_split else "test"
+        split = (split_names(cfg)[2] if fmt == run_fmt else None) or "test"
     records = datasets.load_records(fmt, data_root, split=split, strict=cfg.data.strict)
     if not records:
         from tfaudio.errors import DatasetError
@@ -345,9 +361,11 @@ def evaluation_records(cfg, data_root: str | None, fmt: str | None, split: str |
 
 
 def _print_metrics(metrics: dict) -> None:
-    keys = ("accuracy", "f1_micro", "f1_macro", "lrap", "map", "bce", "frame_f1")
+    keys = ("accuracy", "balanced_accuracy", "f1_micro", "f1_macro", "lrap", "map", "bce", "frame_f1")
     shown = {k: metrics[k] for k in keys if metrics.get(k) is not None}
     print("  " + "  ".join(f"{k} {v:.4f}" for k, v in shown.items()))
+    if metrics.get("threshold_source"):
+        print(f"  F1 thresholds: {metrics['threshold_source']}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -378,12 +396,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     records, split = evaluation_records(cfg, args.data, args.format, args.split)
     from tfaudio.evaluate import evaluate_and_report
+    from tfaudio.run import resolve_checkpoint
 
     data = evaluation_data(cfg, spec, records, args.mixes, args.seed)
     history = Path(args.run) / "history.csv"
+    fmt = args.format or ("medley_solos_db" if cfg.data.format == "corpus" else cfg.data.format)
+    provenance = {"model": str(Path(args.run).resolve()), "checkpoint": str(resolve_checkpoint(args.run, args.which)),
+                  "data_root": str(args.data) if args.data else str(cfg.data.root or "built-in corpus"),
+                  "format": fmt, "split": split, "n_files": len(records),
+                  "protocol": ("each file whole" if spec.task != "activation" else
+                               f"{max(32, args.mixes // 32 * 32)} fixed mixes of the files' windows, seed {args.seed}")}
     metrics, files = evaluate_and_report(model, spec, data, args.out, history_csv=history if history.is_file() else None,
-                                         threshold=args.threshold)
-    print(f"evaluated {metrics['n_examples']} examples of {len(records)} files of the {split} ({spec.task}):")
+                                         threshold=args.threshold, aggregate=args.aggregate, provenance=provenance)
+    what = "files" if spec.task != "activation" else "mixes"
+    print(f"evaluated {metrics['n_examples']} {what} from {len(records)} files of the {split} ({spec.task}):")
     _print_metrics(metrics)
     print(f"report: {Path(args.out) / 'metrics.json'} and {len(files) - 1} plot(s) in {args.out}")
     return 0
@@ -394,6 +420,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from tfaudio.errors import TfaudioError
     from tfaudio.run import open_run
 
+    check_seconds(args.block_seconds, "--block-seconds")
     out = outputs.output_dir(args.out)  # before the model loads: a bad --out is one line at once
     model, spec = open_run(args.model, args.which)
     from tfaudio.inference import predict_file, write_prediction
@@ -446,6 +473,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from tfaudio import outputs
 
+    check_seconds(args.sequence_seconds, "--sequence-seconds")
     t0 = time.time()
     out = Path(args.out)
     marker = out / ".tfaudio-demo"  # what the demo made, and may replace when run again

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -113,13 +114,17 @@ def check_file(path: str | os.PathLike, verify: str = "header") -> str | None:
     except AudioFileError as e:
         return e.problem
     if kind != "wav" and verify != "full":
-        try:
-            import soundfile as sf
+        import contextlib
 
-            info = sf.info(os.fspath(path))
+        import soundfile as sf
+
+        try:
+            quiet = headers.quiet_stderr if kind == "mp3" else contextlib.nullcontext
+            with open(path, "rb") as raw, quiet(), sf.SoundFile(raw) as f:  # as tfaudio.audio decodes bytes
+                frames = f.frames
         except Exception as e:  # soundfile raises RuntimeError/LibsndfileError
-            return f"not readable audio ({str(e).splitlines()[0][:120]})"
-        return None if info.frames > 0 else "contains no audio samples (zero length)"
+            return headers.decoder_problem(e)
+        return None if frames > 0 else "contains no audio samples (zero length)"
     if verify != "full":
         return None
     from tfaudio.audio import load  # decodes, and checks NaN/Inf samples
@@ -131,8 +136,21 @@ def check_file(path: str | os.PathLike, verify: str = "header") -> str | None:
     return None
 
 
+def read_text(path: Path, what: str = "file") -> str:
+    """A metadata file's UTF-8 text (a BOM is dropped); DatasetError naming the file if it is not UTF-8."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DatasetError(path, f"{what} is not UTF-8 text (byte {e.start}: {e.object[e.start:e.start + 1]!r})") \
+            from None
+    except OSError as e:
+        raise DatasetError(path, f"cannot read the {what} ({(e.strerror or str(e)).lower()})") from None
+
+
 def inside(root: Path, relative: str | os.PathLike) -> Path:
     """`root / relative`, refusing a path that escapes `root` (DatasetError)."""
+    if "\x00" in os.fspath(relative):
+        raise DatasetError(os.fspath(relative).replace("\x00", "\\0"), "path contains a NUL byte; refused")
     root = Path(root).resolve()
     p = (root / relative).resolve()
     if not p.is_relative_to(root):
@@ -204,7 +222,7 @@ def medley_solos_db(root: str | os.PathLike, subset: str | None = None, strict: 
     meta_path = metas[0]
     scan = Scan(root, strict, verify)
     audio = _index_audio(root)
-    with open(meta_path, newline="", encoding="utf-8") as f:
+    with io.StringIO(read_text(meta_path, "metadata"), newline="") as f:
         reader = csv.DictReader(f)
         missing = [c for c in MSDB_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
@@ -290,7 +308,7 @@ def irmas(root: str | os.PathLike, split: str, strict: bool = False, verify: str
                 scan.add(folder / name, (inst,), "train", drums=drums, genre=genre)
     elif split == "test":
         for dirpath, dirs, files in os.walk(root):
-            dirs.sort()
+            dirs[:] = sorted(d for d in dirs if not d.startswith("IRMAS-TrainingData"))  # the other split
             folder = Path(dirpath)
             names = set(files)
             for name in sorted(files):
@@ -381,24 +399,24 @@ def from_csv(path: str | os.PathLike, root: str | os.PathLike | None = None, str
         raise DatasetError(path, "manifest not found")
     root = _root(root if root is not None else path.parent)
     scan = Scan(root, strict, verify)
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        cols = [c.strip() for c in (reader.fieldnames or [])]
-        if "path" not in cols or "label" not in cols:
-            raise DatasetError(path, f"malformed manifest: needs columns path,label[,subset]; found {cols}")
-        for line, row in enumerate(reader, start=2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-            where = f"{path}:{line}"
-            labels = tuple(dict.fromkeys(s.strip() for s in row["label"].split(separator) if s.strip()))
-            if not row["path"] or not labels:
-                scan.skip(where, "malformed manifest row: empty path or label")
-                continue
-            try:
-                p = inside(root, row["path"])
-            except DatasetError as e:
-                scan.skip(where, f"{e.path!s}: {e.problem}")
-                continue
-            scan.add(p, labels, row.get("subset") or None)
+    text = read_text(path, "manifest")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    cols = [c.strip() for c in (reader.fieldnames or [])]
+    if "path" not in cols or "label" not in cols:
+        raise DatasetError(path, f"malformed manifest: needs columns path,label[,subset]; found {cols}")
+    for line, row in enumerate(reader, start=2):
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        where = f"{path}:{line}"
+        labels = tuple(dict.fromkeys(s.strip() for s in row["label"].split(separator) if s.strip()))
+        if not row["path"] or not labels:
+            scan.skip(where, "malformed manifest row: empty path or label")
+            continue
+        try:
+            p = inside(root, row["path"])
+        except DatasetError as e:
+            scan.skip(where, f"{e.path!s}: {e.problem}")
+            continue
+        scan.add(p, labels, row.get("subset") or None)
     return scan.done(f"manifest {path}")
 
 
@@ -501,7 +519,7 @@ def _stems_manifest(path: Path, root: str | os.PathLike | None, strict: bool, ve
     root = _root(root if root is not None else path.parent)
     scan = Scan(root, strict, verify)
     songs: dict[str, dict[str, Any]] = {}
-    with open(path, newline="", encoding="utf-8") as f:
+    with io.StringIO(read_text(path, "manifest"), newline="") as f:
         reader = csv.DictReader(f)
         cols = [(c or "").strip() for c in (reader.fieldnames or [])]
         if any(c not in cols for c in STEMS_COLUMNS):

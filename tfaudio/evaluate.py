@@ -44,7 +44,8 @@ from tfaudio.run import RunSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Collected", "collect_predictions", "compute_metrics", "evaluate_run", "evaluate_and_report",
+__all__ = ["Collected", "collect_predictions", "clip_examples", "choose_thresholds", "compute_metrics",
+           "evaluate_run", "evaluate_and_report",
            "write_report", "classification_metrics", "activation_metrics", "noise_matrix_db",
            "leakage_matrix_db", "playing_per_frame", "level_amplitude", "sequence_example",
            "threshold_free_metrics", "segment_metrics", "roll_events", "class_index", "Song", "song_reference",
@@ -194,9 +195,36 @@ def _matrix(m: np.ndarray) -> list[list[float | None]]:
     return [[_json_float(v) for v in row] for row in np.asarray(m, np.float64)]
 
 
+def choose_thresholds(y_true: Any, scores: Any, default: float = 0.5) -> np.ndarray:
+    """Per-class decision thresholds `(classes,)` maximising each class's F1 on `(y_true, scores)`
+    (multi-hot `(n, classes)`, scores `(n, classes)`): the midpoint between the F1-optimal score and the
+    next lower one, so it is not tied to one clip's exact score. Classes with no positive (or no
+    negative) example keep `default`."""
+    from sklearn.metrics import precision_recall_curve
+
+    y = (np.asarray(y_true, np.float64) > 0.5)
+    scores = np.asarray(scores, np.float64)
+    out = np.full(scores.shape[1], float(default))
+    for c in range(scores.shape[1]):
+        if y[:, c].all() or not y[:, c].any():
+            continue
+        precision, recall, cut = precision_recall_curve(y[:, c], scores[:, c])
+        f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
+        k = int(np.argmax(f1))
+        below = scores[:, c][scores[:, c] < cut[k]]
+        out[c] = float((cut[k] + below.max()) / 2) if below.size else float(cut[k])
+    return out
+
+
 def classification_metrics(task: str, y_true: Any, scores: Any, classes: Sequence[str],
-                           threshold: float = 0.5) -> dict[str, Any]:
-    """Metrics of clip scores `(n, classes)` against int labels `(n,)` / multi-hot `(n, classes)`."""
+                           threshold: float | Sequence[float] = 0.5) -> dict[str, Any]:
+    """Metrics of clip scores `(n, classes)` against int labels `(n,)` / multi-hot `(n, classes)`.
+
+    single_label: accuracy, balanced_accuracy (the mean of the per-class recalls, as the Medley-Solos-DB
+    literature reports it), per-class accuracy, confusion matrix. multi_label: lrap, map (mean of the
+    per-class average precision over the classes present), f1_micro, f1_macro at `threshold` (one
+    value, or one per class), and a per-class table of AP, F1, precision, recall and support.
+    """
     from sklearn import metrics as skm
 
     scores = np.asarray(scores, np.float64)
@@ -210,13 +238,16 @@ def classification_metrics(task: str, y_true: Any, scores: Any, classes: Sequenc
         cm = skm.confusion_matrix(y, pred, labels=np.arange(n_classes))
         support = cm.sum(axis=1)
         out["accuracy"] = float(skm.accuracy_score(y, pred))
+        recalls = [cm[i, i] / support[i] for i in range(n_classes) if support[i]]
+        out["balanced_accuracy"] = float(np.mean(recalls))
         out["per_class_accuracy"] = {c: (float(cm[i, i] / support[i]) if support[i] else None)
                                      for i, c in enumerate(classes)}
         out["confusion_matrix"] = cm.astype(int).tolist()
         out["support"] = {c: int(s) for c, s in zip(classes, support)}
         return out
     y = (np.asarray(y_true, np.float64) > 0.5).astype(np.int64)
-    pred = (scores >= threshold).astype(np.int64)
+    t = np.broadcast_to(np.asarray(threshold, np.float64), (n_classes,))
+    pred = (scores >= t[None, :]).astype(np.int64)
     out["f1_micro"] = float(skm.f1_score(y, pred, average="micro", zero_division=0))
     out["f1_macro"] = float(skm.f1_score(y, pred, average="macro", zero_division=0))
     out["lrap"] = float(skm.label_ranking_average_precision_score(y, scores))
@@ -227,7 +258,11 @@ def classification_metrics(task: str, y_true: Any, scores: Any, classes: Sequenc
                                                                               labels=np.arange(n_classes),
                                                                               zero_division=0))}
     out["per_class_ap"] = {c: ap.get(c) for c in classes}
-    out["threshold"] = float(threshold)
+    p, r, f, sup = skm.precision_recall_fscore_support(y, pred, labels=np.arange(n_classes), zero_division=0)
+    out["per_class"] = {c: {"ap": ap.get(c), "f1": float(f[i]), "precision": float(p[i]), "recall": float(r[i]),
+                            "support": int(sup[i]), "threshold": float(t[i])} for i, c in enumerate(classes)}
+    out["threshold"] = float(t[0]) if np.all(t == t[0]) else None
+    out["thresholds"] = {c: float(v) for c, v in zip(classes, t)}
     return out
 
 
@@ -289,6 +324,7 @@ class Collected:
     predicted: Any
     reference: Any
     playing: Any = None
+    n_windows: int = 0
 
     @property
     def n_examples(self) -> int:
@@ -339,8 +375,14 @@ def _unpack(el: Any, spec: RunSpec, input_kind: str) -> tuple[Any, Any, Any, Any
 
 
 def collect_predictions(model: Any, spec: RunSpec, data: Any, max_examples: int | None = None,
-                        batch_windows: int = 64) -> Collected:
-    """Run the model over `data` (see the module doc); returns predictions and references."""
+                        batch_windows: int = 64, aggregate: str = "mean") -> Collected:
+    """Run the model over `data` (see the module doc); returns predictions and references.
+
+    Clip models on audio longer than a window: window scores (50% hop) are aggregated into the clip's
+    scores by their `aggregate` ("mean", the default, or "max") over the windows.
+    """
+    if aggregate not in ("mean", "max"):
+        raise DatasetError(None, f"unknown aggregation {aggregate!r}; use 'mean' or 'max'")
     from tfaudio import inference as I
 
     pred = I.predictor(model, spec, batch_windows)
@@ -350,6 +392,7 @@ def collect_predictions(model: Any, spec: RunSpec, data: Any, max_examples: int 
     refs: list[Any] = []
     plays: list[Any] = []
     count = 0
+    windows = 0
     for el in _elements(data):
         x, y, labels, playing, is_features = _unpack(el, spec, input_kind)
         x = np.asarray(x)
@@ -372,9 +415,14 @@ def collect_predictions(model: Any, spec: RunSpec, data: Any, max_examples: int 
                                          f"give audio to evaluate longer examples")
             out = np.concatenate([np.asarray(model(x[i:i + 256], training=False), np.float32)
                                   for i in range(0, len(x), 256)])
+            windows += len(x)
         else:
             res = pred.waveform(x.astype(np.float32))
-            out = res["activations"] if spec.task == "activation" else res["scores"]
+            if spec.task == "activation":
+                out = res["activations"]
+            else:
+                out = res["scores"] if aggregate == "mean" else res["window_scores"].max(axis=1)
+                windows += int(np.prod(res["window_scores"].shape[:2]))
         for i in range(len(x)):
             if max_examples is not None and count >= max_examples:
                 break
@@ -397,7 +445,20 @@ def collect_predictions(model: Any, spec: RunSpec, data: Any, max_examples: int 
         raise DatasetError(None, "the evaluation data is empty")
     if spec.task == "activation":
         return Collected(spec, preds, refs, plays)
-    return Collected(spec, np.stack(preds), np.stack(refs))
+    return Collected(spec, np.stack(preds), np.stack(refs), n_windows=windows)
+
+
+def clip_examples(records: Sequence[Any], spec: RunSpec) -> Iterator[dict[str, Any]]:
+    """Whole files as evaluation examples of a clip run: {"audio": `(samples,)` at the run's rate,
+    "labels": multi-hot `(classes,)` (multi-label) or the class index (single-label)}, read with
+    `tfaudio.audio.load`. A label outside the run's classes is a DatasetError naming the file."""
+    from tfaudio.audio import load
+    from tfaudio.datasets import encode_labels
+
+    mode = "multi_hot" if spec.task == "multi_label" else "int"
+    for r in records:
+        y, _ = load(r.path, sr=spec.sr)
+        yield {"audio": y, "labels": encode_labels([r], spec.classes, mode)[0]}
 
 
 def _clip_reference(y: np.ndarray, spec: RunSpec, n: int) -> np.ndarray:
@@ -423,8 +484,15 @@ def compute_metrics(collected: Collected, threshold: float | None = None, range_
     """The task's metrics of collected predictions, plus "task", "classes", "n_examples" (and for
     activations "sr" and "hop_length", for plots)."""
     spec = collected.spec
-    t = spec.threshold if threshold is None else float(threshold)
     head: dict[str, Any] = {"task": spec.task, "classes": list(spec.classes), "n_examples": collected.n_examples}
+    if spec.task == "multi_label":
+        t = spec.class_thresholds() if threshold is None else float(threshold)
+        head["threshold_source"] = ("--threshold" if threshold is not None else
+                                    spec.threshold_source or f"default {spec.threshold:g} for every class")
+    else:
+        t = spec.threshold if threshold is None else float(threshold)
+    if collected.n_windows:
+        head["n_windows"] = collected.n_windows
     if spec.task == "activation":
         m = activation_metrics(collected.predicted, collected.reference, collected.playing, spec.classes, t,
                                range_db)
@@ -435,18 +503,25 @@ def compute_metrics(collected: Collected, threshold: float | None = None, range_
 
 
 def evaluate_run(model: Any, spec: RunSpec, data: Any, threshold: float | None = None, range_db: float = 60.0,
-                 max_examples: int | None = None) -> dict[str, Any]:
+                 max_examples: int | None = None, aggregate: str = "mean") -> dict[str, Any]:
     """Evaluate `model` (fitting `spec`) on `data` -> JSON-able metrics (see the module doc)."""
-    return compute_metrics(collect_predictions(model, spec, data, max_examples), threshold, range_db)
+    return compute_metrics(collect_predictions(model, spec, data, max_examples, aggregate=aggregate), threshold,
+                           range_db)
 
 
 def evaluate_and_report(model: Any, spec: RunSpec, data: Any, out_dir: str | os.PathLike,
                         history_csv: str | os.PathLike | None = None, n_examples: int = 3,
                         threshold: float | None = None, range_db: float = 60.0,
-                        max_examples: int | None = None) -> tuple[dict[str, Any], list[Path]]:
-    """`evaluate_run` + `write_report` (with `n_examples` activation examples): (metrics, files)."""
-    collected = collect_predictions(model, spec, data, max_examples)
+                        max_examples: int | None = None, aggregate: str = "mean",
+                        provenance: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[Path]]:
+    """`evaluate_run` + `write_report` (with `n_examples` activation examples): (metrics, files).
+    `provenance` (what was evaluated on what: model, checkpoint, data, split, ...) goes into metrics.json."""
+    collected = collect_predictions(model, spec, data, max_examples, aggregate=aggregate)
     metrics = compute_metrics(collected, threshold, range_db)
+    if spec.task != "activation":
+        metrics["aggregation"] = f"{aggregate} of window probabilities (windows of {spec.window} samples, 50% hop)"
+    if provenance:
+        metrics = {**metrics, **provenance}
     files = write_report(metrics, out_dir, history_csv=history_csv, examples=collected.examples(n_examples))
     return metrics, files
 

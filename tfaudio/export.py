@@ -188,6 +188,10 @@ def export_saved_model(model: Any, spec: RunSpec, out_dir: str | os.PathLike, ve
     An existing SavedModel at `out_dir` is replaced (only once the new one is complete); any other
     non-empty folder there is refused. `version` defaults to `tfaudio.__version__`.
     """
+    if not getattr(model, "runs_in_graph", True):  # the scikit-learn SVM: nothing to trace into a graph
+        raise TfaudioError(f"{getattr(model, 'name', type(model).__name__)!r} is a {type(model).__name__} "
+                           "(scikit-learn), and a SavedModel needs a Keras model; use `tfaudio predict` with the "
+                           "run folder instead")
     if version is None:
         from tfaudio import __version__ as version
     from tfaudio import outputs

@@ -8,17 +8,52 @@ file holds (e.g. 4 GB) is refused here, before anything is allocated.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
+import sys
+import threading
+from typing import Iterator
 
 from tfaudio.errors import AudioFileError
 
-__all__ = ["check", "wav_problem", "FORMATS"]
+__all__ = ["check", "wav_problem", "decoder_problem", "quiet_stderr", "FORMATS"]
 
 #: Leading bytes of the formats the decoders read (WAV in the graph; the others via soundfile/tfio).
 FORMATS = {b"RIFF": "wav", b"fLaC": "flac", b"OggS": "ogg", b"ID3": "mp3", b"FORM": "aiff", b".snd": "au"}
 _UNKNOWN_SIZE = 0xFFFFFFFF
 _MAX_CHUNKS = 1 << 16
+
+
+def decoder_problem(error: BaseException) -> str:
+    """The one-line problem of a failed soundfile (libsndfile) open or read, the same for every reader."""
+    reason = str(error).split(":")[-1].strip().rstrip(".") or type(error).__name__
+    return f"not a recognised audio file or unsupported encoding ({reason})"
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Keep what C libraries print straight to file descriptor 2 (libmpg123's "[id3.c:...] error: ...")
+    off stderr while decoding; the decoder's error still becomes one line. Not for use inside tf.data
+    (threads): it swaps the process's fd 2."""
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 def _kind(head: bytes) -> str | None:

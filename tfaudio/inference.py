@@ -251,6 +251,10 @@ class Predictor:
 
     `windows(x)`: windows `(m, window)` -> model outputs (numpy). `waveform(y)`: `(batch, samples)`
     or `(samples,)` -> dict of numpy arrays (see `predict_waveform_graph`).
+
+    A model that cannot run inside a TensorFlow graph (``runs_in_graph = False``: the scikit-learn
+    `SVMBaseline`) goes the eager way: the same windows and features (a compiled feature function), the
+    model called on numpy feature batches of `batch_windows`, and the same stitching.
     """
 
     def __init__(self, model: Any, spec: RunSpec, batch_windows: int = DEFAULT_BATCH_WINDOWS):
@@ -259,6 +263,12 @@ class Predictor:
         self.spec = spec
         self.plan = window_plan(spec, frames or None)
         self.batch_windows = int(batch_windows)
+        self.graph = bool(getattr(model, "runs_in_graph", True))
+        if not self.graph:
+            self._features = tf.function(lambda x: _features(x, spec),
+                                         input_signature=[tf.TensorSpec([None, spec.window], tf.float32)],
+                                         reduce_retracing=True)
+            return
         self._windows = tf.function(
             lambda x: predict_windows_graph(model, spec, x, self.batch_windows),
             input_signature=[tf.TensorSpec([None, spec.window], tf.float32)], reduce_retracing=True)
@@ -267,12 +277,43 @@ class Predictor:
             input_signature=[tf.TensorSpec([None, None], tf.float32)], reduce_retracing=True)
 
     def windows(self, x: np.ndarray) -> np.ndarray:
+        if not self.graph:
+            return self._eager_windows(np.asarray(x, np.float32))
         return self._windows(tf.convert_to_tensor(x, tf.float32)).numpy()
+
+    def _eager_windows(self, x: np.ndarray) -> np.ndarray:
+        """`predict_windows_graph` for a model called eagerly: `batch_windows` windows a call."""
+        out_shape = tuple(self.model.outputs[0].shape[1:])
+        if x.shape[1:] != (self.spec.window,):
+            raise TfaudioError(f"windows of shape {x.shape}, not (m, {self.spec.window})")
+        ys = [np.asarray(self.model(self._features(tf.convert_to_tensor(x[i:i + self.batch_windows])).numpy(),
+                                    training=False), np.float32)
+              for i in range(0, len(x), self.batch_windows)]
+        return np.concatenate(ys) if ys else np.zeros((0, *out_shape), np.float32)
+
+    def _eager_waveform(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        """`predict_waveform_graph` for a model called eagerly (same windows, same stitching)."""
+        plan = self.plan
+        windows, n = frame_windows(tf.convert_to_tensor(y), plan)
+        batch, n = y.shape[0], int(n)
+        w = self.windows(windows.numpy().reshape(-1, plan.window))
+        if plan.activation:
+            total = plan.n_frames(y.shape[1])
+            preds = w.reshape(batch, n, len(self.spec.classes), plan.frames)
+            acts = overlap_add(tf.convert_to_tensor(preds), plan, total).numpy()
+            times = np.arange(total, dtype=np.float32) * np.float32(plan.hop_length / plan.sr)
+            return {"activations": acts, "frame_times": times}
+        scores = w.reshape(batch, n, len(self.spec.classes))
+        return {"scores": scores.mean(axis=1, dtype=np.float32), "window_scores": scores}
 
     def waveform(self, y: np.ndarray) -> dict[str, np.ndarray]:
         y = np.asarray(y, np.float32)
         single = y.ndim == 1
-        out = {k: v.numpy() for k, v in self._waveform(tf.convert_to_tensor(y[None] if single else y)).items()}
+        batch = y[None] if single else y
+        if not self.graph:
+            out = self._eager_waveform(batch)
+        else:
+            out = {k: v.numpy() for k, v in self._waveform(tf.convert_to_tensor(batch)).items()}
         if single:
             out = {k: (v if k == "frame_times" else v[0]) for k, v in out.items()}
         return out
@@ -319,6 +360,7 @@ class Prediction:
     hop_length: int
     samples: int
     threshold: float = 0.5
+    thresholds: tuple[float, ...] = ()
     activations: np.ndarray | None = None
     scores: np.ndarray | None = None
     window_scores: np.ndarray | None = None
@@ -345,7 +387,8 @@ class Prediction:
         """Classes scoring at least `threshold` (clip runs; for single-label too)."""
         if self.scores is None:
             return []
-        return [c for c, s in zip(self.classes, self.scores) if s >= self.threshold]
+        t = self.thresholds or (self.threshold,) * len(self.classes)
+        return [c for c, s, ti in zip(self.classes, self.scores, t) if s >= ti]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (clip runs: the scores; activation runs: shape and timing only)."""
@@ -357,6 +400,8 @@ class Prediction:
                      windows=0 if self.window_scores is None else int(len(self.window_scores)))
             if self.task == "multi_label":
                 d.update(active=self.active, threshold=self.threshold)
+                if self.thresholds:
+                    d["thresholds"] = dict(zip(self.classes, self.thresholds))
         if self.activations is not None:
             d.update(frames=int(self.activations.shape[-1]), hop_length=self.hop_length,
                      frame_rate=self.sr / self.hop_length)
@@ -366,7 +411,7 @@ class Prediction:
 def _result(p: Predictor, out: dict[str, np.ndarray], samples: int, source: str | None) -> Prediction:
     spec = p.spec
     common = dict(task=spec.task, classes=tuple(spec.classes), sr=spec.sr, hop_length=spec.features.hop_length,
-                  samples=int(samples), threshold=spec.threshold, source=source)
+                  samples=int(samples), threshold=spec.threshold, thresholds=tuple(spec.thresholds), source=source)
     if p.plan.activation:
         return Prediction(activations=np.asarray(out["activations"], np.float32), **common)
     return Prediction(scores=np.asarray(out["scores"], np.float32),
@@ -536,26 +581,38 @@ class _Stitcher:
         return {"activations": acts.astype(np.float32)}
 
 
-def _blocks(path: str, block_seconds: float) -> tuple[Iterator[np.ndarray], int, int]:
-    """(mono float32 blocks, sample rate, frames the header declares (0: unknown)) streamed with soundfile."""
+def _blocks(path: str, block_seconds: float, kind: str = "") -> tuple[Iterator[np.ndarray], int, int]:
+    """(mono float32 blocks, sample rate, frames the header declares (0: unknown)) streamed with soundfile.
+
+    The file is opened as a file object, as `tfaudio.audio` decodes bytes, so both say the same about a bad
+    file; MP3 decoding runs with libmpg123's own stderr lines silenced (`headers.quiet_stderr`).
+    """
+    import contextlib
+
     import soundfile as sf
 
+    from tfaudio.headers import decoder_problem, quiet_stderr
+
+    quiet = quiet_stderr if kind == "mp3" else contextlib.nullcontext
+    raw = open(path, "rb")
     try:
-        f = sf.SoundFile(path)
+        with quiet():
+            f = sf.SoundFile(raw)
     except Exception as e:  # noqa: BLE001 - any decoder failure becomes one clear line
-        reason = str(e).split(":")[-1].strip().rstrip(".") or type(e).__name__
-        raise AudioFileError(path, f"not a recognised audio file or unsupported encoding ({reason})") from None
+        raw.close()
+        raise AudioFileError(path, decoder_problem(e)) from None
     rate = int(f.samplerate)
     declared = int(f.frames) if 0 < f.frames < 2**62 else 0
     size = max(1, int(round(block_seconds * rate)))
 
     def gen() -> Iterator[np.ndarray]:
-        with f:
+        with raw, f:
             while True:
                 try:
-                    block = f.read(size, dtype="float32", always_2d=True)
+                    with quiet():
+                        block = f.read(size, dtype="float32", always_2d=True)
                 except Exception as e:  # noqa: BLE001
-                    raise AudioFileError(path, f"cannot decode audio ({e})") from None
+                    raise AudioFileError(path, decoder_problem(e)) from None
                 if not len(block):
                     return
                 yield block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
@@ -581,11 +638,11 @@ def predict_file(model: Any, spec: RunSpec | None, path: str | os.PathLike,
 
     p = predictor(model, spec, batch_windows)
     path = os.fspath(path)
-    if block_seconds <= 0:
-        raise TfaudioError(f"block_seconds must be positive, got {block_seconds}")
+    if not (math.isfinite(block_seconds) and 0 < block_seconds < 1e6):
+        raise TfaudioError(f"block_seconds must be a positive number of seconds, got {block_seconds}")
     kind = headers.check(path)  # the checks of tfaudio.audio.load: truncated or oversized WAV headers, not audio, ...
     try:
-        blocks, rate, declared = _blocks(path, block_seconds)
+        blocks, rate, declared = _blocks(path, block_seconds, kind)
     except AudioFileError:
         from tfaudio import audio as A
 

@@ -14,6 +14,7 @@ The rule every command follows: **nothing is deleted or overwritten that tfaudio
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import re
@@ -110,14 +111,31 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux), else by setting and restoring it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` durably: unique temporary name, fsync, rename, fsync of the folder."""
+    """Write `data` to `path` durably: unique temporary name, fsync, rename, fsync of the folder.
+    The file gets the permissions a plain `open(path, "w")` would give (0666 less the umask)."""
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
     except OSError as e:
         raise OutputError(describe(e, path)) from None
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

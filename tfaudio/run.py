@@ -3,7 +3,7 @@
     RUN/
       run.json              RunSpec: task, classes, features, window (what inference needs)
       config.json           the resolved experiment config
-      checkpoints/best.keras, checkpoints/last.keras
+      checkpoints/best.keras, checkpoints/last.keras   (an SVM run: checkpoints/best.skops)
       history.csv           per-epoch metrics (keras CSVLogger)
       backup/               state for `--resume` (keras BackupAndRestore)
       logs/                 TensorBoard
@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,12 @@ class RunSpec:
     window: int
     model_input: str = "features"
     threshold: float = 0.5
+    thresholds: tuple[float, ...] = ()  # per class (multi-label), chosen on the validation split
+    threshold_source: str = ""
 
     def __post_init__(self) -> None:
+        if self.thresholds and len(self.thresholds) != len(self.classes):
+            raise TfaudioError(f"{len(self.thresholds)} thresholds for {len(self.classes)} classes")
         if self.task not in TASKS:
             raise TfaudioError(f"task {self.task!r} is not one of {TASKS}")
         if self.model_input not in ("features", "audio"):
@@ -50,6 +55,10 @@ class RunSpec:
     @property
     def sr(self) -> int:
         return self.features.sr
+
+    def class_thresholds(self) -> tuple[float, ...]:
+        """The decision threshold of each class: `thresholds` when chosen, else `threshold` for all."""
+        return tuple(self.thresholds) if self.thresholds else (float(self.threshold),) * len(self.classes)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -85,18 +94,55 @@ def checkpoint_path(run_dir: str | os.PathLike, which: str = "best") -> Path:
     return Path(run_dir) / "checkpoints" / f"{which}.keras"
 
 
+#: The SVM baseline's model file (skops): `RUN/checkpoints/best.skops`, its only checkpoint.
+SVM_SUFFIX = ".skops"
+#: What older tfaudio versions pickled the SVM to (refused when loaded, never unpickled).
+OLD_SVM_SUFFIX = ".svm"
+
+
+def svm_checkpoint_path(run_dir: str | os.PathLike) -> Path:
+    """`RUN/checkpoints/best.skops`: where `tfaudio train` saves an SVM run's model."""
+    return Path(run_dir) / "checkpoints" / f"best{SVM_SUFFIX}"
+
+
+def resolve_checkpoint(run_dir: str | os.PathLike, which: str = "best") -> Path:
+    """The file `open_run` loads for `which`: the .keras checkpoint (a missing best falls back to last);
+    in an SVM run, whose one model serves as best and last, `checkpoints/best.skops` (or an old pickled
+    `best.svm`, so that loading it says why it is refused). A path is returned as is. When nothing is
+    there, the (missing) path the error names."""
+    path = checkpoint_path(run_dir, which)
+    if which not in ("best", "last") or path.is_file():
+        return path
+    if which == "best" and checkpoint_path(run_dir, "last").is_file():
+        return checkpoint_path(run_dir, "last")
+    svm = svm_checkpoint_path(run_dir)
+    for candidate in (svm, svm.with_suffix(OLD_SVM_SUFFIX)):
+        if candidate.is_file():
+            return candidate
+    return checkpoint_path(run_dir, "last") if which == "best" else path
+
+
 def open_run(run_dir: str | os.PathLike, which: str = "best"):
-    """(keras.Model, RunSpec) of a run folder. Falls back to the last checkpoint when no best exists."""
+    """(model, RunSpec) of a run folder: a `keras.Model`, or for an SVM run the `SVMBaseline` (which
+    inference and evaluation take where a Keras model goes). Falls back to the last checkpoint when no
+    best exists (see `resolve_checkpoint`)."""
     import keras
 
     import tfaudio.features  # noqa: F401  (registers the feature layers)
     import tfaudio.models  # noqa: F401  (registers the model layers)
 
     spec = read_spec(run_dir)
-    path = checkpoint_path(run_dir, which)
-    if not path.is_file() and which == "best":
-        path = checkpoint_path(run_dir, "last")
+    path = resolve_checkpoint(run_dir, which)
     if not path.is_file():
         raise TfaudioError(f"{run_dir}: no checkpoint ({path.name}) in this run")
-    model = keras.models.load_model(path, safe_mode=True)
+    if path.suffix in (SVM_SUFFIX, OLD_SVM_SUFFIX):
+        from tfaudio.models.svm import SVMBaseline
+
+        return SVMBaseline.load(path), spec
+    try:
+        model = keras.models.load_model(path, safe_mode=True)
+    except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as e:  # damaged or foreign: one line
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise TfaudioError(f"{path}: cannot load this checkpoint (is it a complete .keras file written by "
+                           f"tfaudio?): {first}") from None
     return model, spec

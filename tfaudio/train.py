@@ -85,6 +85,22 @@ def _read_split(cfg: ExperimentConfig, fmt: str, root: Path, role: str, name: st
 
 
 _SPLIT_KEYS = {"training": "train_split", "validation": "val_split", "test": "test_split"}
+#: A format's own split names, used where the config keeps the generic defaults (IRMAS has no validation split).
+FORMAT_SPLITS = {"irmas": ("train", None, "test"), "nsynth": ("train", "valid", "test")}
+
+
+def split_names(cfg: ExperimentConfig) -> tuple[str | None, str | None, str | None]:
+    """(training, validation, test) split names of an experiment's data: `data.*_split`, where left at
+    the generic defaults ("training", "validation", "test") the format's own names."""
+    from tfaudio.experiment import DataConfig
+
+    d, generic = cfg.data, DataConfig()
+    own = FORMAT_SPLITS.get(d.format)
+    names = (d.train_split, d.val_split, d.test_split)
+    if own is None:
+        return names
+    defaults = (generic.train_split, generic.val_split, generic.test_split)
+    return tuple(o if n == g else n for n, g, o in zip(names, defaults, own))  # type: ignore[return-value]
 
 
 def load_splits(cfg: ExperimentConfig, with_test: bool = False):
@@ -98,30 +114,31 @@ def load_splits(cfg: ExperimentConfig, with_test: bool = False):
     from tfaudio import datasets
 
     d = cfg.data
+    train_name, val_name, test_name = split_names(cfg)
     fmt, root = data_source(cfg)
     kw = dict(strict=d.strict, verify=d.verify)
     everything = datasets.load_records(fmt, root, **kw) if fmt in ("folder", "csv") else None
     if everything is not None and not datasets.subsets_of(everything):
         train = everything  # no subsets at all: everything is training data
-        if d.val_split or d.test_split:
+        if val_name or test_name:
             log.info("%s has no subsets: every file is training data", root)
         val = test = None
     else:
-        if not d.train_split:
+        if not train_name:
             raise ConfigError("data.train_split is not set")
-        train = _read_split(cfg, fmt, root, "training", d.train_split)
+        train = _read_split(cfg, fmt, root, "training", train_name)
         val = test = None
-        if d.val_split:
+        if val_name:
             try:
-                val = _read_split(cfg, fmt, root, "validation", d.val_split)
+                val = _read_split(cfg, fmt, root, "validation", val_name)
             except DatasetError as e:
                 log.info("%s; holding out part of the training files instead", e)
         if with_test:
-            if not d.test_split:
+            if not test_name:
                 raise ConfigError("data.test_split is not set: name the split to evaluate on")
-            test = _read_split(cfg, fmt, root, "test", d.test_split)
+            test = _read_split(cfg, fmt, root, "test", test_name)
     if not train:
-        raise DatasetError(root, f"no training records (split {d.train_split!r})")
+        raise DatasetError(root, f"no training records (split {train_name!r})")
     if not val and d.val_fraction > 0:
         train, val = datasets.stratified_split(train, d.val_fraction, cfg.train.seed)
         log.info("validation: %d of %d training files held out (%.0f%%, stratified by class, seed %d)",
@@ -131,7 +148,8 @@ def load_splits(cfg: ExperimentConfig, with_test: bool = False):
 
 def validation_carve_out(cfg: ExperimentConfig, train_recs, val_recs) -> dict[str, Any] | None:
     """What `RUN/splits.json` records of a held-out validation set (None when the data has its own)."""
-    if not val_recs or (cfg.data.val_split and any(r.subset == cfg.data.val_split for r in val_recs)):
+    val_name = split_names(cfg)[1]
+    if not val_recs or (val_name and any(r.subset == val_name for r in val_recs)):
         return None
     return {"validation": "held out of the training files, stratified by class",
             "fraction": cfg.data.val_fraction, "seed": cfg.train.seed,
@@ -142,8 +160,7 @@ def split_records(cfg: ExperimentConfig, role: str):
     """Records of one split of an experiment's data by role: "training", "validation" or "test"
     (or the data's own name for it, e.g. IRMAS "train"). Raises DatasetError naming the split and the
     choices when it has no records."""
-    d = cfg.data
-    names = {"training": d.train_split, "validation": d.val_split, "test": d.test_split}
+    names = dict(zip(SPLIT_ROLES, split_names(cfg)))
     role = next((r for r, n in names.items() if n and role == n), role)
     if role not in SPLIT_ROLES:
         choices = list(SPLIT_ROLES) + sorted({n for n in names.values() if n and n not in SPLIT_ROLES})
@@ -454,7 +471,7 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
 def _after_failure(run_dir: Path, resume: bool, fresh: bool, error: BaseException) -> None:
     """A failed run is never mistaken for a run: before its first saved epoch what it created goes;
     after it, the run stays for `--resume`, marked by `failed.json`."""
-    saved = checkpoint_path(run_dir, "last").is_file() or checkpoint_path(run_dir, "best").with_suffix(".svm").is_file()
+    saved = checkpoint_path(run_dir, "last").is_file() or checkpoint_path(run_dir, "best").with_suffix(".skops").is_file()
     if not resume and not saved:
         if fresh:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -548,6 +565,8 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
               initial_epoch=initial_epoch,
               validation_steps=t.validation_steps if val_ds is not None and cfg.task == "single_label" else None,
               callbacks=callbacks, verbose=t.verbose)
+    if chief and cfg.task == "multi_label" and val_recs:
+        choose_run_thresholds(run_dir, spec, val_recs, model)
     if not chief:
         if keep_worker_dir:
             model.save(work_dir / "final.keras")
@@ -555,6 +574,29 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
             shutil.rmtree(work_dir, ignore_errors=True)
     log.info("run written to %s", run_dir)
     return run_dir
+
+
+def choose_run_thresholds(run_dir: Path, spec: RunSpec, val_recs: Sequence[Any], model: Any = None) -> RunSpec:
+    """Multi-label runs: one decision threshold per class, F1-optimal on the validation files scored whole
+    (the evaluation protocol) with the selected checkpoint; stored in `run.json`. Never fitted on the
+    data a run is evaluated on."""
+    import keras
+
+    from tfaudio.evaluate import choose_thresholds, clip_examples, collect_predictions
+
+    best = checkpoint_path(run_dir, "best")
+    if best.is_file():
+        model = keras.models.load_model(best, safe_mode=True)
+    collected = collect_predictions(model, spec, clip_examples(val_recs, spec))
+    chosen = choose_thresholds(collected.reference, collected.predicted, spec.threshold)
+    spec = dataclasses.replace(
+        spec, thresholds=tuple(float(v) for v in chosen),
+        threshold_source=f"per class, F1-optimal on the validation split ({len(val_recs)} files scored whole, "
+                         f"{best.name if best.is_file() else 'final weights'}), chosen at training time")
+    write_spec(spec, run_dir)
+    log.info("thresholds per class (validation F1): %s",
+             ", ".join(f"{c} {v:.2f}" for c, v in zip(spec.classes, spec.thresholds)))
+    return spec
 
 
 def _train_svm(cfg: ExperimentConfig, run_dir: Path) -> Path:
@@ -585,7 +627,7 @@ def _train_svm(cfg: ExperimentConfig, run_dir: Path) -> Path:
         metrics["val_accuracy"] = float(svm.evaluate(xv, yv)[1])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "checkpoints").mkdir(exist_ok=True)
-    svm.save(checkpoint_path(run_dir, "best").with_suffix(".svm"))
+    svm.save(checkpoint_path(run_dir, "best").with_suffix(".skops"))  # skops, not pickle (SVMBaseline.save)
     write_json(cfg.to_dict(), run_dir / "config.json")
     write_spec(RunSpec(task=cfg.task, classes=tuple(classes), features=feats, window=window), run_dir)
     write_json(metrics, run_dir / "svm_metrics.json")
