@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 import soundfile as sf
@@ -152,21 +151,9 @@ def no_temporary_files(folder: Path) -> bool:
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TFAUDIO_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
-    keras.mixed_precision.set_global_policy("float32")
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, cache):
-    """A tiny activation run (trained once for the module)."""
-    run = tmp_path_factory.mktemp("runs") / "mel"
-    rc, out, err = call(["train", "neuroment_mel", "--out", run, *_sets(TINY)])
-    assert rc == 0, err
-    return run
+def run(activation_run):
+    """The session's tiny activation run (tests/conftest.py), read only."""
+    return activation_run
 
 
 @pytest.fixture(scope="module")

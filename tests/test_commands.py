@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 import soundfile as sf
@@ -19,22 +17,6 @@ TINY = ["data.per_class=3", "train.epochs=1", "train.steps_per_epoch=2", "train.
 
 def _sets(items):
     return sum([["--set", s] for s in items], [])
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TFAUDIO_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
-    keras.mixed_precision.set_global_policy("float32")
-
-
-@pytest.fixture(scope="module")
-def activation_run(tmp_path_factory, cache):
-    run = tmp_path_factory.mktemp("runs") / "mel"
-    assert cli.main(["train", "neuroment_mel", "--out", str(run), *_sets(TINY), "--set", "mix.n_max=2"]) == 0
-    return run
 
 
 @pytest.fixture(scope="module")

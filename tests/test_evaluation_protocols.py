@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 
@@ -20,15 +19,6 @@ TINY = ["train.epochs=1", "train.steps_per_epoch=2", "train.validation_steps=1",
 
 def _sets(items):
     return sum([["--set", s] for s in items], [])
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TFAUDIO_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
-    keras.mixed_precision.set_global_policy("float32")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import keras
 import pytest
 
 from tests import fixtures
@@ -41,20 +40,9 @@ def _one_error_line(err: str, *needles: str) -> str:
     return lines[0]
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TFAUDIO_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
-    keras.mixed_precision.set_global_policy("float32")
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory, cache):
-    out = tmp_path_factory.mktemp("runs") / "mel"
-    assert cli.main(["train", "neuroment_mel", "--out", str(out), *_sets(TINY)]) == 0
-    return out
+@pytest.fixture
+def run(activation_run):
+    return activation_run
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import csv
 import json
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 import soundfile as sf
@@ -258,22 +257,6 @@ def test_render_songs_deterministic_with_stems_that_sum_to_the_mix(tmp_path):
 
 
 # --- the command line, end to end ---------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def activation_run(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TFAUDIO_CACHE", str(tmp_path_factory.mktemp("cache")))
-    run = tmp_path_factory.mktemp("runs") / "mel"
-    try:
-        assert cli.main(["train", "neuroment_mel", "--out", str(run), "--set", "data.per_class=3",
-                         "--set", "train.epochs=1", "--set", "train.steps_per_epoch=2",
-                         "--set", "train.validation_steps=1", "--set", "train.batch_size=4",
-                         "--set", "train.verbose=0"]) == 0
-        yield run
-    finally:
-        mp.undo()
-        keras.mixed_precision.set_global_policy("float32")
-
 
 @pytest.mark.slow  # ~40 s with the tiny training run
 def test_evaluate_a_run_on_rendered_songs_with_stems(activation_run, tmp_path, capsys):

@@ -221,7 +221,8 @@ def test_unknown_monitor_is_refused_before_any_data_is_loaded(tmp_path, capsys, 
     cache = tmp_path / "cache"
     run = tmp_path / "run"
     monkeypatch.setenv("TFAUDIO_CACHE", str(cache))
-    rc = cli.main(["train", "neuroment_mel", "--out", str(run), "--set", "train.monitor=val_acuracy"])
+    rc = cli.main(["train", "neuroment_mel", "--out", str(run), *_sets(TINY[:6]), "--set", "train.epochs=1",
+                   "--set", "train.monitor=val_acuracy"])
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
@@ -384,7 +385,7 @@ def clip_records(tmp_path_factory):
     return recs
 
 
-def _batches(recs, augment=None, features=None, seed=0):
+def _batches(recs, augment=AugmentConfig(), features=None, seed=0):
     ds = data.class_dataset(recs, ["a", "b"], sr=SR, window=WIN, features=features, batch_size=64, shuffle=None,
                             seed=seed, label_mode="int", cache=None, augment=augment)
     (x, y), = list(ds.as_numpy_iterator())  # one batch holds every window
@@ -403,7 +404,7 @@ def _raw_windows(recs) -> np.ndarray:
 
 def test_class_dataset_without_augment_is_unchanged(clip_records):
     raw = _raw_windows(clip_records)
-    x, y = _batches(clip_records)
+    x, y = _batches(clip_records, None)
     np.testing.assert_array_equal(x, raw)
     np.testing.assert_array_equal(_batches(clip_records, AugmentConfig())[0], raw)  # inactive config
     feats = FeatureConfig(sr=SR, fmax=11025.0)
@@ -442,7 +443,7 @@ def test_class_dataset_noise_at_an_snr(clip_records):
 
 def test_class_dataset_spec_augment_on_features(clip_records):
     feats = FeatureConfig(kind="mel", sr=SR, fmax=11025.0)  # power: no floor, every value distinct
-    base, _ = _batches(clip_records, None, feats)
+    base, _ = _batches(clip_records, AugmentConfig(), feats)
     aug = AugmentConfig(time_masks=1, time_mask_width=2, freq_masks=2, freq_mask_width=10)
     f, _ = _batches(clip_records, aug, feats)
     assert (f != base).any()
@@ -533,5 +534,5 @@ def test_feature_layers_in_the_model_match_precomputed_features(kind, params):
     assert np.ptp(outside[0]) == pytest.approx(feats.top_db, abs=1e-3)  # dB, not magnitudes
     # so the two models predict the same
     feature_model.set_weights(audio_model.get_weights())
-    np.testing.assert_allclose(audio_model([y]).numpy(), feature_model([outside]).numpy(), atol=1e-5)
+    np.testing.assert_allclose(audio_model(y).numpy(), feature_model(outside).numpy(), atol=1e-5)
     keras.backend.clear_session()

@@ -185,7 +185,8 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
 
 
 #: Lines that TensorFlow's C++ logging prints before it is configured ("I0000 00:00:17... port.cc:153] ...").
-_TF_LOG_LINE = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\] )")
+_TF_LOG_LINE = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\] )")
 
 
 def _import_tensorflow_quietly() -> None:
@@ -406,7 +407,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                   "format": fmt, "split": split, "n_files": len(records),
                   "protocol": ("each file whole" if spec.task != "activation" else
                                f"{max(32, args.mixes // 32 * 32)} fixed mixes of the files' windows, seed {args.seed}")}
-    metrics, files = evaluate_and_report(model, spec, data, args.out, history_csv=history if history.is_file() else None,
+    metrics, files = evaluate_and_report(model, spec, data, args.out,
+                                         history_csv=history if history.is_file() else None,
                                          threshold=args.threshold, aggregate=args.aggregate, provenance=provenance)
     what = "files" if spec.task != "activation" else "mixes"
     print(f"evaluated {metrics['n_examples']} {what} from {len(records)} files of the {split} ({spec.task}):")

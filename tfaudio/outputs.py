@@ -26,8 +26,8 @@ from tfaudio.errors import TfaudioError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OutputError", "problem", "describe", "output_dir", "write_bytes", "write_text", "temp_dir", "clean_stale", "report_dir",
-           "is_empty_dir"]
+__all__ = ["OutputError", "problem", "describe", "output_dir", "report_dir", "write_bytes", "write_text", "temp_dir",
+           "stale_siblings", "clean_stale", "is_empty_dir"]
 
 
 class OutputError(TfaudioError, OSError):

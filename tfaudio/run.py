@@ -66,7 +66,10 @@ class RunSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunSpec":
         data = dict(data)
-        data["features"] = from_dict(FeatureConfig, data["features"])
+        feats = dict(data["features"])
+        if "scale" not in feats and feats.get("kind") in ("cqt", "stft"):
+            feats["scale"] = "linear"  # runs written before `scale` existed fed CQT/STFT magnitudes unscaled
+        data["features"] = from_dict(FeatureConfig, feats)
         data["classes"] = tuple(data["classes"])
         return from_dict(cls, data)
 

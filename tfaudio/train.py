@@ -367,8 +367,7 @@ def _atomic_checkpoints_class():
                 self.best = value
                 self._save("best.keras")
                 log.info("epoch %d: %s improved to %.5f, saved best.keras", epoch + 1, self.monitor, value)
-            best = self.best if math.isfinite(self.best) else None
-            write_json({"best": best, "epoch": epoch + 1, "monitor": self.monitor, "mode": self.mode},
+            write_json({"best": self.best, "epoch": epoch + 1, "monitor": self.monitor, "mode": self.mode},
                        self.state_path)
 
     return AtomicCheckpoints
@@ -471,7 +470,9 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
 def _after_failure(run_dir: Path, resume: bool, fresh: bool, error: BaseException) -> None:
     """A failed run is never mistaken for a run: before its first saved epoch what it created goes;
     after it, the run stays for `--resume`, marked by `failed.json`."""
-    saved = checkpoint_path(run_dir, "last").is_file() or checkpoint_path(run_dir, "best").with_suffix(".skops").is_file()
+    from tfaudio.run import svm_checkpoint_path
+
+    saved = checkpoint_path(run_dir, "last").is_file() or svm_checkpoint_path(run_dir).is_file()
     if not resume and not saved:
         if fresh:
             shutil.rmtree(run_dir, ignore_errors=True)

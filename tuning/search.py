@@ -297,6 +297,9 @@ def tune(cfg: ExperimentConfig, out: str | os.PathLike, callbacks: Sequence[Any]
     strategy = _strategy(s.strategy or cfg.train.strategy)
     out = Path(out)
     if part != "worker" and _trial_budget is None:
+        from tfaudio.outputs import report_dir
+
+        report_dir(out, marker="search.json", what="search folder")  # new, empty or a search: nothing else
         _check_previous(out, cfg, s)
     if s.trials_per_process and _trial_budget is None and part != "chief":  # the chief trains nothing
         if part != "worker":
