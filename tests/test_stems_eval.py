@@ -284,3 +284,15 @@ def test_evaluate_a_run_on_rendered_songs_with_stems(activation_run, tmp_path, c
     for png in ("noise_matrix.png", "leakage_matrix.png", "example_0.png", "example_1.png", "per_class_auc.png",
                 "per_class_ap.png", "training_curves.png"):
         assert (report / png).stat().st_size > 1000, png
+
+
+def test_polyphonic_detection_counts_found_instruments_where_several_play():
+    from tfaudio.evaluate import polyphonic_detection
+
+    ref = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    pred = np.array([[0.9, 0.9, 0.2, 0.0], [0.0, 0.6, 0.7, 0.0], [0.0, 0.0, 0.8, 0.9]])
+    m = polyphonic_detection(pred, ref, 0.5)
+    # frames 1 (a, b) and 2 (a, b, c) have >= 2 playing: found a, b in 1; b, c in 2 -> 4 of 5
+    assert m["polyphonic_recall"] == pytest.approx(4 / 5)
+    assert m["polyphonic_frames_all_found"] == pytest.approx(1 / 2)
+    assert m["solo_recall"] == 1.0 and m["solo_frames_all_found"] == 1.0

@@ -85,8 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     csub = c.add_subparsers(dest="corpus_command", metavar="ACTION")
     r = csub.add_parser("render", help="render a solo-instrument corpus in the Medley-Solos-DB layout")
     r.add_argument("out", help="output folder")
-    r.add_argument("--soundfont", default=None, help="an .sf2/.sf3 file (default: pretty_midi's TimGM6mb.sf2)")
-    r.add_argument("--per-class", type=_positive, default=20, help="clips per class (default: %(default)s)")
+    r.add_argument("--soundfont", action="append", default=None, metavar="NAME_OR_PATH",
+                   help="a General MIDI SoundFont: timgm6mb (pretty_midi's TimGM6mb.sf2, the default), gmbank, "
+                        "opl3, merlin, or an .sf2/.sf3 path; repeat it to render every class with each "
+                        "(--per-class clips per class and SoundFont)")
+    r.add_argument("--per-class", type=_positive, default=20,
+                   help="clips per class and SoundFont (default: %(default)s)")
     r.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     r.add_argument("--programs", type=_programs, default=None,
                    help="comma-separated GM programs (0-127) instead of the 8 Medley-Solos-DB classes")
@@ -96,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="render N songs with per-instrument stems (format stems: SONG/mix.wav, SONG/stems/*.wav) "
                         "instead of the solo corpus")
     r.add_argument("--song-seconds", type=float, default=20.0, help="seconds per song (default: %(default)s)")
+    r.add_argument("--classes", choices=["msdb", "irmas"], default="msdb",
+                   help="the instrument classes: Medley-Solos-DB's 8 or IRMAS's 11 by code (default: %(default)s)")
+    r.add_argument("--excerpts", choices=["irmas"], default=None,
+                   help="with --songs: cut the songs into multi-instrument excerpts in IRMAS's testing layout "
+                        "(WAV + tab-separated label .txt, 1-4 labels) instead of keeping the stems")
 
     t = sub.add_parser("train", help="train one experiment (a pipelines/ YAML) into a run folder")
     t.add_argument("config", help="experiment YAML, or the name of one in pipelines/ (e.g. neuroment_mel)")
@@ -108,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "multi_worker reads TF_CONFIG")
 
     e = sub.add_parser("evaluate", help="evaluate a run: metrics.json and PNG plots")
-    e.add_argument("run", help="run folder written by tfaudio train")
+    e.add_argument("run", help="run folder written by tfaudio train, or a pretrained model: msdb, irmas, activations")
     e.add_argument("--data", default=None, help="data-set root (default: the run's own data)")
     e.add_argument("--format", default=None, choices=["medley_solos_db", "irmas", "nsynth", "folder", "csv", "stems"],
                    help="layout of --data (default: the run's data format)")
@@ -125,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=1234, help="seed of the evaluation mixes")
 
     pr = sub.add_parser("predict", help="predict activations or clip labels for audio files of any length")
-    pr.add_argument("model", help="run folder written by tfaudio train")
+    pr.add_argument("model", help="run folder written by tfaudio train, or a pretrained model: msdb, irmas, "
+                                   "activations")
     pr.add_argument("audio", nargs="+", help="audio files (WAV, FLAC, OGG, MP3; any rate and channels)")
     pr.add_argument("--out", required=True, help="output folder: NPY+CSV (activations) or JSON (clips)")
     pr.add_argument("--plot", action="store_true", help="also write a PNG per file")
@@ -134,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
 
     x = sub.add_parser("export", help="export a run as a SavedModel that takes raw audio")
-    x.add_argument("run", help="run folder written by tfaudio train")
+    x.add_argument("run", help="run folder written by tfaudio train, or a pretrained model: msdb, irmas, activations")
     x.add_argument("--out", required=True, help="SavedModel folder")
     x.add_argument("--which", default="best", help="checkpoint: best, last or a .keras path (default: best)")
 
@@ -231,22 +241,50 @@ def _print_summary(counts: dict[str, dict[str, int]]) -> None:
 def cmd_corpus_render(args: argparse.Namespace) -> int:
     from tfaudio import corpus, datasets
 
-    instruments = corpus.DEFAULT_INSTRUMENTS
+    from tfaudio.errors import TfaudioError
+
+    instruments = corpus.instrument_set(args.classes)
     if args.programs:
         instruments = tuple(corpus.gm_instrument(p) for p in args.programs)
+    fonts = args.soundfont or [corpus.DEFAULT_SOUNDFONT]
+    if args.excerpts and not args.songs:
+        raise TfaudioError("--excerpts cuts rendered songs: give --songs N too")
+    if args.songs and args.excerpts == "irmas":  # multi-label excerpts, for `tfaudio evaluate --format irmas`
+        if len(fonts) > 1:
+            raise TfaudioError(f"--songs renders with one SoundFont, got {len(fonts)}: {', '.join(fonts)}")
+        n = corpus.render_irmas_excerpts(args.out, args.songs, args.song_seconds, instruments, seed=args.seed,
+                                         sr=args.sr, soundfont=fonts[0], progress=not args.quiet)
+        records = datasets.irmas(args.out, "test")
+        print(f"rendered {n} multi-instrument excerpts of {args.songs} songs in IRMAS's testing layout into "
+              f"{args.out}")
+        _print_summary(datasets.summary(records))
+        return 0
     if args.songs:  # songs with stems, for `tfaudio evaluate --format stems`
+        if len(fonts) > 1:
+            raise TfaudioError(f"--songs renders with one SoundFont, got {len(fonts)}: {', '.join(fonts)}")
         corpus.render_songs(args.out, args.songs, args.song_seconds, instruments, seed=args.seed, sr=args.sr,
-                            soundfont=args.soundfont, progress=not args.quiet)
+                            soundfont=fonts[0], progress=not args.quiet)
         records = datasets.from_stems(args.out)
         print(f"rendered {args.songs} songs of {args.song_seconds:g} s with stems into {args.out}")
         _print_summary(datasets.summary(records))
         return 0
     meta = corpus.render_corpus(args.out, instruments, per_class=args.per_class, seed=args.seed,
-                                soundfont=args.soundfont, sr=args.sr, n_samples=args.samples,
-                                progress=not args.quiet)
+                                soundfonts=fonts, sr=args.sr, n_samples=args.samples, progress=not args.quiet)
     records = datasets.medley_solos_db(args.out)
+    counts = datasets.summary(records)
     print(f"rendered {len(records)} clips into {args.out} (metadata: {meta})")
-    _print_summary(datasets.summary(records))
+    _print_summary(counts)
+    # clips per SoundFont (each has --per-class clips of every class) and the GM programs that played them
+    subsets = list(counts)
+    names = list(dict.fromkeys(str(r.meta.get("soundfont", "")) for r in records))
+    width = max([len(n) for n in names] + [9])
+    print(f"\n{'soundfont':<{width}}  " + "  ".join(f"{s:>10}" for s in subsets) + f"  {'total':>7}  programs")
+    for name in names:
+        mine = [r for r in records if r.meta.get("soundfont") == name]
+        row = [sum(r.subset == s for r in mine) for s in subsets]
+        programs = sorted({int(r.meta["program"]) for r in mine if str(r.meta.get("program", "")).isdigit()})
+        print(f"{name:<{width}}  " + "  ".join(f"{n:>10}" for n in row) + f"  {sum(row):>7}  "
+              + ",".join(str(p) for p in programs))
     return 0
 
 
@@ -308,8 +346,9 @@ def _run_config(run: Path):
 
     from tfaudio.errors import TfaudioError
     from tfaudio.experiment import experiment_from_dict
+    from tfaudio.run import resolve_run
 
-    path = Path(run) / "config.json"
+    path = resolve_run(run) / "config.json"
     if not path.is_file():
         raise TfaudioError(f"{run}: not a tfaudio run folder (no config.json)")
     return experiment_from_dict(json.loads(path.read_text()))
@@ -373,9 +412,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tfaudio import outputs
     from tfaudio.run import open_run
 
-    cfg = _run_config(Path(args.run))
+    from tfaudio.run import resolve_run
+
+    run_dir = resolve_run(args.run)  # a run folder, or a pretrained model's name
+    cfg = _run_config(run_dir)
     outputs.report_dir(args.out)
-    model, spec = open_run(args.run, args.which)
+    model, spec = open_run(run_dir, args.which)
     if args.data and (args.format or cfg.data.format) == "stems":  # songs with per-instrument stems
         from tfaudio import datasets
         from tfaudio.evaluate import evaluate_songs_and_report, songs_summary
@@ -388,7 +430,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             from tfaudio.errors import DatasetError
 
             raise DatasetError(args.data, f"no songs to evaluate (split {split!r})")
-        history = Path(args.run) / "history.csv"
+        history = run_dir / "history.csv"
         metrics, files = evaluate_songs_and_report(
             model, spec, songs, args.out, threshold=args.threshold, ref=cfg.mix.ref, range_db=cfg.mix.range_db,
             strict=cfg.data.strict, history_csv=history if history.is_file() else None, split=split)
@@ -400,9 +442,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tfaudio.run import resolve_checkpoint
 
     data = evaluation_data(cfg, spec, records, args.mixes, args.seed)
-    history = Path(args.run) / "history.csv"
+    history = run_dir / "history.csv"
     fmt = args.format or ("medley_solos_db" if cfg.data.format == "corpus" else cfg.data.format)
-    provenance = {"model": str(Path(args.run).resolve()), "checkpoint": str(resolve_checkpoint(args.run, args.which)),
+    provenance = {"model": str(args.run) if str(args.run) != str(run_dir) else str(run_dir.resolve()),
+                  "checkpoint": str(resolve_checkpoint(run_dir, args.which)),
                   "data_root": str(args.data) if args.data else str(cfg.data.root or "built-in corpus"),
                   "format": fmt, "split": split, "n_files": len(records),
                   "protocol": ("each file whole" if spec.task != "activation" else
@@ -542,6 +585,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     seq = sequence_example([stems[k, k * n:(k + 1) * n] for k in range(len(names))],
                            [spec.classes.index(c) for c in names], spec)
     seq_metrics, _ = evaluate_and_report(model, spec, [seq], report / "sequence", n_examples=1)
+    from tfaudio import pretrained
+
+    pre_metrics = None
+    if "activations" in pretrained.available():  # the shipped model on the same sequence, for comparison
+        pre_model, pre_spec = pretrained.load("activations")
+        pre_seq = sequence_example([stems[k, k * n:(k + 1) * n] for k in range(len(names))],
+                                   [pre_spec.classes.index(c) for c in names], pre_spec)
+        pre_metrics, _ = evaluate_and_report(pre_model, pre_spec, [pre_seq], report / "sequence-pretrained",
+                                             n_examples=1)
+        write_prediction(predict_file(pre_model, pre_spec, seq_wav), out / "prediction", "sequence-pretrained",
+                         plot=True, overwrite=True)
 
     print("\n[6/6] summary")
     best = json.loads((run / "checkpoints" / "state.json").read_text())["best"]
@@ -553,6 +607,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     leak = np.array(seq_metrics["leakage_matrix_db"], dtype=float)
     if np.isfinite(leak).any():
         lines.append(f"  sequence leakage: mean {np.nanmean(leak):.1f} dB (-60 dB = none)")
+    if pre_metrics is not None:
+        lines.append(f"  sequence, pretrained 'activations' model: bce {pre_metrics['bce']:.4f}, "
+                     f"frame F1 {pre_metrics['frame_f1']:.3f} ({report / 'sequence-pretrained'})")
     print("\n".join(lines))
     print(f"  report and plots: {report} (metrics.json, noise/leakage matrices, examples, training curves)")
     print(f"  sequence report:  {report / 'sequence'}")

@@ -130,7 +130,15 @@ class MixConfig:
 
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
-    """Augmentation, all off by default. Gains in dB, shifts in samples, masks in frames/bins."""
+    """Augmentation, all off by default. Gains in dB, shifts in samples, masks in frames/bins, times in
+    seconds, frequencies in Hz. Every `(low, high)` range is drawn uniformly per example (frequencies
+    log-uniformly); every `*_prob` is the chance that an example gets that effect.
+
+    The recording chain (`tfaudio.data.recording_effects`, `band_limit`, `add_noise`): reverb with a
+    synthetic impulse response, EQ (spectral tilt and peaking/shelving bands), a compressor, tanh drive,
+    low-/high-pass band-limiting and (coloured) background noise. `preset="recording_chain"` switches the
+    whole chain on at `PRESETS`' probabilities; it fills only the fields left unset.
+    """
 
     gain_db: tuple[float, float] | None = None
     max_shift: int = 0
@@ -139,18 +147,116 @@ class AugmentConfig:
     time_mask_width: int = 4
     freq_masks: int = 0
     freq_mask_width: int = 8
+    preset: str | None = None
+    # room reverb: RT60 (s) at and below 1 kHz, shortened above by 2^(-damping x octaves above 1 kHz);
+    # pre-delay (s) of the tail; wet = the tail's share of the impulse response's energy
+    reverb_prob: float | None = None
+    reverb_rt60: tuple[float, float] = (0.2, 1.2)
+    reverb_damping: tuple[float, float] = (0.0, 0.5)
+    reverb_predelay: tuple[float, float] = (0.0, 0.03)
+    reverb_wet: tuple[float, float] = (0.1, 0.5)
+    # EQ: tilt in dB per octave about 1 kHz, `eq_bands` peaking or shelving bands of `eq_gain_db` at `eq_hz`
+    eq_prob: float | None = None
+    eq_tilt_db: tuple[float, float] = (-3.0, 3.0)
+    eq_bands: int = 3
+    eq_gain_db: tuple[float, float] = (-9.0, 9.0)
+    eq_hz: tuple[float, float] = (60.0, 12000.0)
+    # band-limiting: low-pass (48 dB/octave) and high-pass (24 dB/octave) cutoffs
+    lowpass_prob: float | None = None
+    lowpass_hz: tuple[float, float] = (3000.0, 16000.0)
+    highpass_prob: float | None = None
+    highpass_hz: tuple[float, float] = (20.0, 300.0)
+    # compressor: threshold in dB below the example's loudest 10-ms frame, ratio
+    compress_prob: float | None = None
+    compress_threshold_db: tuple[float, float] = (-30.0, -10.0)
+    compress_ratio: tuple[float, float] = (2.0, 8.0)
+    # drive: tanh(g x / peak), g in dB
+    drive_prob: float | None = None
+    drive_db: tuple[float, float] = (0.0, 18.0)
+    # background noise (`snr_db`): its probability (unset: 1, as before) and colour, the exponent b of a
+    # power spectrum ~ f^-b (0 white, 1 pink, 2 brown, -1 blue; None: white)
+    noise_prob: float | None = None
+    noise_color: tuple[float, float] | None = None
+
+    # class attributes (no annotation: not fields)
+    #: `preset` values: the fields each switches on. A preset fills only the fields left unset (None), so
+    #: anything given beside it wins (`reverb_prob: 0` under a preset keeps reverb off).
+    PRESETS = {
+        "recording_chain": dict(reverb_prob=0.5, eq_prob=0.5, lowpass_prob=0.25, highpass_prob=0.25,
+                                compress_prob=0.3, drive_prob=0.2, snr_db=(10.0, 40.0), noise_prob=0.5,
+                                noise_color=(-1.0, 2.0)),
+    }
+    #: effect probabilities (None: unset; resolved to 0, i.e. off, except `noise_prob` to 1)
+    PROBS = ("reverb_prob", "eq_prob", "lowpass_prob", "highpass_prob", "compress_prob", "drive_prob",
+             "noise_prob")
+
+    @staticmethod
+    def _real(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < float("inf")
 
     def __post_init__(self) -> None:
+        if self.preset is not None:
+            if self.preset not in self.PRESETS:
+                raise ConfigError(f"augment preset {self.preset!r} is not one of {sorted(self.PRESETS)}")
+            for k, v in self.PRESETS[self.preset].items():
+                if getattr(self, k) is None:
+                    object.__setattr__(self, k, v)
+        for name in self.PROBS:
+            v = getattr(self, name)
+            if v is None:
+                v = 1.0 if name == "noise_prob" else 0.0
+            if not self._real(v) or not 0 <= v <= 1:
+                raise ConfigError(f"augment {name} must be a probability in [0, 1], got {v!r}")
+            object.__setattr__(self, name, float(v))
         for name in ("gain_db", "snr_db"):
             v = getattr(self, name)
             if v is not None and (len(v) != 2 or v[0] > v[1]):
                 raise ConfigError(f"augment {name} must be a (low, high) pair, got {v}")
         if min(self.max_shift, self.time_masks, self.freq_masks) < 0:
             raise ConfigError("augment counts and shifts must be >= 0")
+        ranges = {  # name: (lowest allowed, highest allowed, what)
+            "reverb_rt60": (1e-3, 30.0, "seconds in [0.001, 30]"),
+            "reverb_damping": (0.0, 4.0, "in [0, 4]"),
+            "reverb_predelay": (0.0, 1.0, "seconds in [0, 1]"),
+            "reverb_wet": (0.0, 1.0, "in [0, 1]"),
+            "eq_tilt_db": (-24.0, 24.0, "dB per octave in [-24, 24]"),
+            "eq_gain_db": (-40.0, 40.0, "dB in [-40, 40]"),
+            "eq_hz": (1.0, 1e5, "Hz in [1, 100000]"),
+            "lowpass_hz": (1.0, 1e5, "Hz in [1, 100000]"),
+            "highpass_hz": (1.0, 1e5, "Hz in [1, 100000]"),
+            "compress_threshold_db": (-100.0, 0.0, "dB in [-100, 0]"),
+            "compress_ratio": (1.0, 100.0, "in [1, 100]"),
+            "drive_db": (0.0, 60.0, "dB in [0, 60]"),
+            "noise_color": (-3.0, 3.0, "exponents in [-3, 3]"),
+        }
+        for name, (lo, hi, what) in ranges.items():
+            v = getattr(self, name)
+            if v is None and name == "noise_color":
+                continue
+            if (not isinstance(v, (tuple, list)) or len(v) != 2 or not all(self._real(x) for x in v)
+                    or not lo <= v[0] <= v[1] <= hi):
+                raise ConfigError(f"augment {name} must be a (low, high) pair of {what}, low <= high, got {v!r}")
+            object.__setattr__(self, name, (float(v[0]), float(v[1])))
+        if not isinstance(self.eq_bands, int) or isinstance(self.eq_bands, bool) or not 0 <= self.eq_bands <= 32:
+            raise ConfigError(f"augment eq_bands must be an integer in [0, 32], got {self.eq_bands!r}")
+
+    @property
+    def chain_active(self) -> bool:
+        """Whether any recording-chain effect (reverb, EQ, compressor, drive, low-/high-pass) is on."""
+        return any(getattr(self, n) > 0 for n in self.PROBS if n != "noise_prob")
+
+    @property
+    def noise_active(self) -> bool:
+        return bool(self.snr_db) and self.noise_prob > 0
+
+    @property
+    def waveform_active(self) -> bool:
+        """Whether anything acts on the audio (everything but the SpecAugment masks)."""
+        return bool(self.gain_db or self.max_shift or self.noise_active or self.chain_active)
 
     @property
     def active(self) -> bool:
-        return bool(self.gain_db or self.max_shift or self.snr_db or self.time_masks or self.freq_masks)
+        return bool(self.waveform_active or self.time_masks or self.freq_masks)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -210,7 +210,8 @@ def medley_solos_db(root: str | os.PathLike, subset: str | None = None, strict: 
                     verify: str = "header") -> list[Record]:
     """Medley-Solos-DB: ``Medley-solos-DB_metadata.csv`` and its WAVs (in the root or a sub-folder).
 
-    Labels are the CSV's instrument names; `meta` holds instrument_id, song_id and uuid4.
+    Labels are the CSV's instrument names; `meta` holds instrument_id, song_id and uuid4, and any other
+    columns as text (a rendered corpus adds soundfont and program).
     `subset`: None (all), "training", "validation" or "test".
     """
     root = _root(root)
@@ -260,7 +261,9 @@ def medley_solos_db(root: str | os.PathLike, subset: str | None = None, strict: 
         if path is None:
             scan.skip(root / name, "file not found")
             continue
-        scan.add(path, (inst,), sub, instrument_id=inst_id, song_id=row.get("song_id"), uuid4=uid)
+        extra = {k: v for k, v in row.items()  # other columns, e.g. a rendered corpus's soundfont and program
+                 if isinstance(k, str) and k not in MSDB_COLUMNS and k not in ("path", "labels")}
+        scan.add(path, (inst,), sub, **extra, instrument_id=inst_id, song_id=row.get("song_id"), uuid4=uid)
     return scan.done(f"Medley-Solos-DB at {root}")
 
 

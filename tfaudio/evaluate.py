@@ -48,7 +48,8 @@ __all__ = ["Collected", "collect_predictions", "clip_examples", "choose_threshol
            "evaluate_run", "evaluate_and_report",
            "write_report", "classification_metrics", "activation_metrics", "noise_matrix_db",
            "leakage_matrix_db", "playing_per_frame", "level_amplitude", "sequence_example",
-           "threshold_free_metrics", "segment_metrics", "roll_events", "class_index", "Song", "song_reference",
+           "threshold_free_metrics", "segment_metrics", "polyphonic_detection", "roll_events", "class_index", "Song",
+           "song_reference",
            "collect_songs", "song_metrics", "evaluate_songs", "evaluate_songs_and_report", "songs_summary"]
 
 
@@ -880,6 +881,25 @@ def collect_songs(model: Any, spec: RunSpec, records: Sequence[Any], ref: float 
     return songs, skipped
 
 
+def polyphonic_detection(predicted: np.ndarray, reference: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
+    """How many playing instruments are found where several play: over the frames with >= 2 reference
+    instruments at or above `threshold`, the fraction of those (frame, instrument) pairs whose predicted
+    activation is >= `threshold` ("polyphonic_recall"), and the fraction of such frames where every
+    playing instrument is found ("polyphonic_frames_all_found"); likewise for solo frames. Arrays
+    `(instruments, frames)`."""
+    playing = np.asarray(reference) >= threshold
+    found = np.asarray(predicted) >= threshold
+    n = playing.sum(axis=0)
+    out: dict[str, Any] = {}
+    for name, frames in (("polyphonic", n >= 2), ("solo", n == 1)):
+        pairs = playing[:, frames]
+        hit = found[:, frames] & pairs
+        out[f"{name}_recall"] = float(hit.sum() / pairs.sum()) if pairs.sum() else None
+        out[f"{name}_frames_all_found"] = float(np.mean((hit.sum(axis=0) == pairs.sum(axis=0)))) \
+            if frames.any() else None
+    return out
+
+
 def song_metrics(songs: Sequence[Song], spec: RunSpec, threshold: float | None = None, range_db: float = 60.0,
                  segment_seconds: float = 1.0) -> dict[str, Any]:
     """All metrics of evaluated songs: `activation_metrics` (BCE, frame F1, seed 001's noise and leakage
@@ -903,6 +923,7 @@ def song_metrics(songs: Sequence[Song], spec: RunSpec, threshold: float | None =
                                segment_seconds, durations=[s.samples / spec.sr for s in songs]))
     poly = (r >= t).sum(axis=0)
     out["polyphony_frames"] = {str(k): int(np.sum(poly == k)) for k in range(int(poly.max()) + 1)}
+    out.update(polyphonic_detection(p, r, t))
     per_song = []
     for s in songs:
         eps = 1e-7

@@ -51,6 +51,9 @@ def monitor_mode(monitor: str, mode: str = "auto") -> str:
                       "set train.monitor_mode to min or max")
 
 
+CORPUS_CLASSES = ("msdb", "irmas")
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Where the audio comes from. format "corpus" (default) renders the built-in corpus into a cache
@@ -72,8 +75,24 @@ class DataConfig:
     cache: str | None = "memory"  # decoded audio: "memory", a file prefix, or None
     strict: bool = False
     verify: str = "header"
+    # built-in corpus: the instrument classes ("msdb": Medley-Solos-DB's 8; "irmas": IRMAS's 11, by code)
+    classes: str = "msdb"
+    # built-in corpus: SoundFonts to render (names of tfaudio.corpus.SOUNDFONTS or paths; empty: timgm6mb)
+    soundfonts: tuple[str, ...] = ()
+    # cross-SoundFont splits (any data whose records carry a "soundfont"): every clip of these SoundFonts
+    # is validation (model selection) or test data, and none of them is trained on
+    val_soundfonts: tuple[str, ...] = ()
+    test_soundfonts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.classes not in CORPUS_CLASSES:
+            raise ConfigError(f"data.classes {self.classes!r} is not one of {CORPUS_CLASSES}")
+        shared = set(self.val_soundfonts) & set(self.test_soundfonts)
+        if shared:
+            raise ConfigError(f"data.val_soundfonts and data.test_soundfonts share {sorted(shared)}")
+        if self.soundfonts and set(self.val_soundfonts) | set(self.test_soundfonts) >= set(self.soundfonts):
+            raise ConfigError("data.soundfonts leaves no SoundFont to train on after data.val_soundfonts and "
+                              "data.test_soundfonts")
         if self.format not in DATA_FORMATS:
             raise ConfigError(f"data.format {self.format!r} is not one of {DATA_FORMATS}")
         if self.format not in ("corpus",) and not self.root:

@@ -80,7 +80,16 @@ def write_spec(spec: RunSpec, run_dir: str | os.PathLike) -> Path:
     return write_json(spec, run_dir / "run.json")
 
 
+def resolve_run(run: str | os.PathLike) -> Path:
+    """A run folder: `run` itself, or the package's folder of a pretrained model name ("msdb", "irmas",
+    "activations") when no local path has that name."""
+    from tfaudio import pretrained
+
+    return pretrained.path(str(run)) if pretrained.is_name(run) else Path(run)
+
+
 def read_spec(run_dir: str | os.PathLike) -> RunSpec:
+    run_dir = resolve_run(run_dir)
     path = Path(run_dir) / "run.json"
     if not path.is_file():
         raise TfaudioError(f"{run_dir}: not a tfaudio run folder (no run.json)")
@@ -134,6 +143,7 @@ def open_run(run_dir: str | os.PathLike, which: str = "best"):
     import tfaudio.features  # noqa: F401  (registers the feature layers)
     import tfaudio.models  # noqa: F401  (registers the model layers)
 
+    run_dir = resolve_run(run_dir)
     spec = read_spec(run_dir)
     path = resolve_checkpoint(run_dir, which)
     if not path.is_file():

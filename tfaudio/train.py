@@ -40,10 +40,14 @@ def corpus_root(cfg: ExperimentConfig) -> Path:
     from tfaudio import corpus, datasets, outputs
 
     d = cfg.data
+    fonts = corpus_soundfonts(cfg)
     if d.root:
         root = Path(d.root)
     else:
-        root = cache_dir() / f"corpus-sr{cfg.features.sr}-n{d.per_class}-seed{d.corpus_seed}"
+        extra = ("" if d.classes == "msdb" else f"-{d.classes}") + \
+            ("" if fonts == ("timgm6mb",) else "-" + "+".join(Path(f).stem.lower() for f in fonts))
+        # v2: expressive multi-program rendering with soundfont/program columns (an older cache is not reused)
+        root = cache_dir() / f"corpus-v2-sr{cfg.features.sr}-n{d.per_class}-seed{d.corpus_seed}{extra}"
     if (root / datasets.MSDB_METADATA).is_file():
         return root
     if root.exists() and not outputs.is_empty_dir(root):
@@ -54,9 +58,10 @@ def corpus_root(cfg: ExperimentConfig) -> Path:
                           f"corpus, and the built-in corpus is never rendered over other files; {hint}")
     n_samples = int(round(max(3.0, d.clip_seconds) * cfg.features.sr))
     log.info("rendering the built-in corpus into %s", root)
+    kw: dict[str, Any] = {} if fonts == ("timgm6mb",) else {"soundfonts": list(fonts)}
     try:
-        corpus.render_corpus(root, per_class=d.per_class, seed=d.corpus_seed, sr=cfg.features.sr,
-                             n_samples=n_samples)
+        corpus.render_corpus(root, corpus.instrument_set(d.classes), per_class=d.per_class, seed=d.corpus_seed,
+                             sr=cfg.features.sr, n_samples=n_samples, **kw)
     except OSError:
         if (root / datasets.MSDB_METADATA).is_file():  # another process rendered it at the same time
             return root
@@ -65,6 +70,46 @@ def corpus_root(cfg: ExperimentConfig) -> Path:
 
 
 SPLIT_ROLES = ("training", "validation", "test")
+
+
+def corpus_soundfonts(cfg: ExperimentConfig) -> tuple[str, ...]:
+    """The SoundFonts the built-in corpus renders: `data.soundfonts`, with the validation and test
+    SoundFonts added if missing (default: timgm6mb alone)."""
+    d = cfg.data
+    fonts = tuple(d.soundfonts) or ("timgm6mb",)
+    return fonts + tuple(f for f in (*d.val_soundfonts, *d.test_soundfonts) if f not in fonts)
+
+
+def _font(record: Any) -> str:
+    return str(record.meta.get("soundfont", "")) if getattr(record, "meta", None) else ""
+
+
+def _by_soundfont(cfg: ExperimentConfig, fmt: str, root: Path, train, val, test, with_test: bool):
+    """Cross-SoundFont splits: every clip of `data.val_soundfonts` is validation, of `data.test_soundfonts`
+    test; training (and, where no held-out SoundFont is named, validation and test) keeps the others."""
+    from tfaudio import datasets
+
+    d = cfg.data
+    held_val, held_test = set(d.val_soundfonts), set(d.test_soundfonts)
+    everything = datasets.load_records(fmt, root, strict=d.strict, verify=d.verify)
+    fonts = {_font(r) for r in everything}
+    if "" in fonts:
+        raise DatasetError(root, "data.val_soundfonts/test_soundfonts need records that name their SoundFont "
+                                 "(a corpus rendered by tfaudio corpus render has a soundfont column)")
+    unknown = sorted((held_val | held_test) - fonts)
+    if unknown:
+        raise DatasetError(root, f"no clips of SoundFont(s) {unknown} here; the data has {sorted(fonts)}")
+    held = held_val | held_test
+    train = [r for r in train if _font(r) not in held]
+    val = [r for r in everything if _font(r) in held_val] if held_val else \
+        [r for r in (val or []) if _font(r) not in held]
+    if with_test:
+        test = [r for r in everything if _font(r) in held_test] if held_test else \
+            [r for r in (test or []) if _font(r) not in held]
+    log.info("cross-SoundFont splits: training on %s, validating on %s, testing on %s",
+             sorted(fonts - held), sorted(held_val) or "the training SoundFonts", sorted(held_test) or
+             "the training SoundFonts")
+    return train, val, test
 
 
 def data_source(cfg: ExperimentConfig) -> tuple[str, Path]:
@@ -137,6 +182,8 @@ def load_splits(cfg: ExperimentConfig, with_test: bool = False):
             if not test_name:
                 raise ConfigError("data.test_split is not set: name the split to evaluate on")
             test = _read_split(cfg, fmt, root, "test", test_name)
+    if d.val_soundfonts or d.test_soundfonts:
+        train, val, test = _by_soundfont(cfg, fmt, root, train, val, test, with_test)
     if not train:
         raise DatasetError(root, f"no training records (split {train_name!r})")
     if not val and d.val_fraction > 0:
@@ -158,13 +205,18 @@ def validation_carve_out(cfg: ExperimentConfig, train_recs, val_recs) -> dict[st
 
 def split_records(cfg: ExperimentConfig, role: str):
     """Records of one split of an experiment's data by role: "training", "validation" or "test"
-    (or the data's own name for it, e.g. IRMAS "train"). Raises DatasetError naming the split and the
-    choices when it has no records."""
+    (or the data's own name for it, e.g. IRMAS "train"; with `data.test_soundfonts`, "test" is the held-out
+    SoundFonts and "test_in_distribution" the test clips of the trained ones). Raises DatasetError naming
+    the split and the choices when it has no records."""
     names = dict(zip(SPLIT_ROLES, split_names(cfg)))
     role = next((r for r, n in names.items() if n and role == n), role)
-    if role not in SPLIT_ROLES:
-        choices = list(SPLIT_ROLES) + sorted({n for n in names.values() if n and n not in SPLIT_ROLES})
+    roles = SPLIT_ROLES + (("test_in_distribution",) if cfg.data.test_soundfonts else ())
+    if role not in roles:
+        choices = list(roles) + sorted({n for n in names.values() if n and n not in SPLIT_ROLES})
         raise DatasetError(None, f"unknown split {role!r}; choose one of {choices}")
+    if role == "test_in_distribution":  # the test clips of the SoundFonts it was trained on
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, test_soundfonts=()))
+        role = "test"
     train, val, test = load_splits(cfg, with_test=role == "test")
     recs = {"training": train, "validation": val, "test": test}[role]
     if not recs:

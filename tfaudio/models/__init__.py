@@ -19,8 +19,9 @@ from typing import Any, Callable, NamedTuple
 
 from tfaudio.config import FeatureConfig, from_dict
 from tfaudio.errors import ConfigError
-from tfaudio.models import configs, layers, seed000, seed001, seed003, seed004, svm as _svm
-from tfaudio.models.configs import (ActivationCNNConfig, BiGRURawConfig, CNNLSTMConfig, DCNNRawConfig,
+from tfaudio.models import compact_cnn, configs, layers, seed000, seed001, seed003, seed004, svm as _svm
+from tfaudio.models.configs import (ActivationCNNConfig, BiGRURawConfig, CNNLSTMConfig, CompactCNNConfig,
+                                    DCNNRawConfig,
                                     FramesConfig, ImageCNNConfig, ModelConfig, MRPCNNConfig, RawCNNConfig,
                                     RawConfig, RCNNRawConfig, ResNet18Config, RNNConfig, SmallCNNConfig,
                                     StackedCNNConfig, SVMConfig, TransformerConfig)
@@ -53,6 +54,8 @@ _REGISTRY: dict[str, Entry] = {
     "resnet18": Entry("004", ResNet18Config, seed004.resnet18, "ResNet-18, one-channel spectrogram"),
     "cnn_small": Entry("004", SmallCNNConfig, seed004.cnn_small, "three-conv CNN"),
     "svm": Entry("004", SVMConfig, _svm.svm, "linear SVM on MFCC statistics (scikit-learn)"),
+    "cnn_compact": Entry("—", CompactCNNConfig, compact_cnn.cnn_compact,
+                         "compact VGG-style CNN with BN, mean+max pooling (pretrained msdb, irmas)"),
 }
 
 
@@ -225,4 +228,4 @@ __all__ = ["build", "available", "model_config", "config_class", "seed_of", "sum
            "SVMBaseline", "ModelConfig", "FramesConfig", "RawConfig", "RNNConfig", "ImageCNNConfig",
            "StackedCNNConfig", "MRPCNNConfig", "CNNLSTMConfig", "ActivationCNNConfig", "BiGRURawConfig",
            "RawCNNConfig", "DCNNRawConfig", "RCNNRawConfig", "TransformerConfig", "ResNet18Config",
-           "SmallCNNConfig", "SVMConfig"]
+           "SmallCNNConfig", "SVMConfig", "CompactCNNConfig"]

@@ -401,6 +401,20 @@ class SmallCNNConfig(FramesConfig):
 
 
 @dataclasses.dataclass(frozen=True)
+class CompactCNNConfig(FramesConfig):
+    """`cnn_compact` (not from a seed): blocks of two 3×3 conv + BN + ReLU and a 2×2 max-pool at `filters`
+    channels, mean and max pooling over the last map, dropout, dense output. Any `n_frames` (None: free)."""
+
+    filters: tuple[int, ...] = (24, 48, 96, 144)
+    dropout: float = 0.3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive_tuple(self, "filters")
+        _rate(self, "dropout")
+
+
+@dataclasses.dataclass(frozen=True)
 class SVMConfig(FramesConfig):
     """Seed 004 SVM baseline: MFCC matrices standardised, then a linear-kernel SVC.
 
