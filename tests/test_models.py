@@ -40,6 +40,7 @@ TINY = {
     "transformer": dict(n_frames=6, n_bins=5, n_layers=1, n_heads=2, d_model=8, d_ff=8),
     "resnet18": dict(n_frames=16, n_bins=16, widths=(4, 4, 4, 4)),
     "cnn_small": dict(n_frames=8, n_bins=8, filters=(4, 4, 4), hidden=8, dropout=0.1),
+    "cnn_compact": dict(n_frames=8, n_bins=8, filters=(4, 4), dropout=0.1),
 }
 KERAS_MODELS = [n for n in M.available() if n != "svm"]
 # a small spectral front end for the input="audio" tests (128-sample hop: 6 frames = 640 samples)
@@ -91,8 +92,10 @@ def test_registry_lists_every_seed_model():
         "activation_cnn",  # seed 001
         "bigru_raw", "dcnn_raw", "fcn_raw", "rfcn_raw", "rcnn_raw",  # seed 003
         "transformer", "resnet18", "cnn_small", "svm",  # seed 004
+        "cnn_compact",  # not from a seed: the pretrained msdb and irmas models
     }
     assert set(TINY) == set(KERAS_MODELS)
+    assert M.seed_of("cnn_compact") == "—"
 
 
 def test_unknown_names_keys_and_values_raise_config_error():

@@ -10,7 +10,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _SUBMODULES = ("audio", "config", "corpus", "data", "datasets", "errors", "evaluate", "experiment", "export",
-               "features", "inference", "labels", "models", "plots", "run", "train")
+               "features", "headers", "inference", "labels", "models", "outputs", "plots", "pretrained", "run",
+               "train")
 
 
 def __getattr__(name: str) -> Any:

@@ -121,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", default=None, help="data-set root (default: the run's own data)")
     e.add_argument("--format", default=None, choices=["medley_solos_db", "irmas", "nsynth", "folder", "csv", "stems"],
                    help="layout of --data (default: the run's data format)")
-    e.add_argument("--split", default=None, help="subset to evaluate (default: the config's test split)")
+    e.add_argument("--split", default=None,
+                   help="split to evaluate: training, validation, test (default) or the data's own name for "
+                        "it; with --data also 'all' (every file)")
     e.add_argument("--out", required=True, help="report folder")
     e.add_argument("--mixes", type=_positive, default=512,
                    help="mixes to evaluate activation and multi-label runs on (default: %(default)s)")
@@ -386,6 +388,10 @@ def evaluation_records(cfg, data_root: str | None, fmt: str | None, split: str |
         return split_records(cfg, role), f"{role} split"
     run_fmt = "medley_solos_db" if cfg.data.format == "corpus" else cfg.data.format
     fmt = fmt or run_fmt
+    if split == "all" and fmt != "irmas" and fmt != "nsynth":  # every file of a data set the run never saw
+        records = datasets.load_records(fmt, data_root, strict=cfg.data.strict)
+        if records:
+            return records, f"all of {data_root}"
     if split is None:
         if fmt in ("folder", "csv"):
             records = datasets.load_records(fmt, data_root, strict=cfg.data.strict)

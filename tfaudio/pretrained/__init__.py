@@ -75,7 +75,10 @@ def package(run_dir: str | os.PathLike, name: str, card_data: dict[str, Any] | N
         raise TfaudioError(f"unknown pretrained model {name!r}; choose one of {list(NAMES)}")
     run_dir = Path(run_dir)
     model, _ = open_run(run_dir)
-    bare = keras.Model.from_config(model.get_config())
+    # float32 everywhere (a run trained under mixed precision keeps float32 variables): users' CPUs need no bf16
+    config = json.loads(json.dumps(model.get_config()).replace('"mixed_bfloat16"', '"float32"')
+                        .replace('"mixed_float16"', '"float32"'))
+    bare = keras.Model.from_config(config)
     bare.set_weights(model.get_weights())
     dest = _HERE / name
     (dest / "checkpoints").mkdir(parents=True, exist_ok=True)
