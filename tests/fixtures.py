@@ -52,6 +52,18 @@ def music(seconds: float = 3.0, sr: int = SR, seed: int = 0) -> np.ndarray:
     return (0.3 * y).astype(np.float32)
 
 
+def tree_digest(folder: str | os.PathLike) -> str:
+    """SHA-256 over the names and bytes of every file under `folder` (byte-reproducibility checks)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(Path(folder).rglob("*")):
+        if p.is_file():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
 def write_audio(path: str | os.PathLike, y: np.ndarray, sr: int = SR, subtype: str | None = None,
                 format: str | None = None) -> Path:
     """Write `y` ((samples,) or (samples, channels)) with soundfile; format from the suffix by default."""

@@ -1,25 +1,15 @@
 """The built-in corpus and the command line."""
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from tests import fixtures
 from tfaudio import cli, corpus, datasets
-
-
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def test_render_corpus_reads_back_with_the_right_counts(tmp_path):
@@ -49,8 +39,8 @@ def test_render_corpus_is_reproducible(tmp_path):
     corpus.render_corpus(tmp_path / "a", per_class=3, seed=1, progress=False)
     corpus.render_corpus(tmp_path / "b", per_class=3, seed=1, progress=False)
     corpus.render_corpus(tmp_path / "c", per_class=3, seed=2, progress=False)
-    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
-    assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+    assert fixtures.tree_digest(tmp_path / "a") == fixtures.tree_digest(tmp_path / "b")
+    assert fixtures.tree_digest(tmp_path / "a") != fixtures.tree_digest(tmp_path / "c")
 
 
 def test_phrases_are_musical():
@@ -99,8 +89,6 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 
 def test_cli_data_summary_reports_skipped(tmp_path, capsys):
-    from tests import fixtures
-
     fixtures.make_medley_solos_db(tmp_path)
     sorted((tmp_path / "audio").iterdir())[0].write_bytes(b"")
     assert cli.main(["data", "summary", str(tmp_path), "--format", "medley_solos_db"]) == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests import fixtures
 from tfaudio import cli, corpus, datasets
 from tfaudio.errors import TfaudioError
 
@@ -20,15 +20,6 @@ GMBANK = Path(corpus.SOUNDFONTS["gmbank"].path)
 needs_gmbank = pytest.mark.skipif(not GMBANK.is_file(), reason=f"gmbank is not installed ({GMBANK} is absent; "
                                                                 "apt-get install csound-soundfont)")
 SAMPLES = 4096  # short clips keep the corpora fast
-
-
-def _digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file():
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +111,8 @@ def test_corpus_with_two_soundfonts(tmp_path, other_font):
     # the same seed gives the same bytes; another seed other bytes
     corpus.render_corpus(tmp_path / "b", seed=4, soundfonts=["timgm6mb", other_font], **kw)
     corpus.render_corpus(tmp_path / "c", seed=5, soundfonts=["timgm6mb", other_font], **kw)
-    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
-    assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+    assert fixtures.tree_digest(tmp_path / "a") == fixtures.tree_digest(tmp_path / "b")
+    assert fixtures.tree_digest(tmp_path / "a") != fixtures.tree_digest(tmp_path / "c")
     # a class's clips with one SoundFont do not depend on the other SoundFonts rendered with it
     corpus.render_corpus(tmp_path / "d", seed=4, soundfont="timgm6mb", **kw)
     alone = {r.meta["uuid4"]: Path(r.path).read_bytes() for r in datasets.medley_solos_db(tmp_path / "d")}

@@ -521,7 +521,8 @@ def resample(y: TensorLike, orig_sr: int | tf.Tensor, target_sr: int | tf.Tensor
             from a file header inside tf.data).
     Returns:
         `(..., ceil(samples * target_sr / orig_sr))`, same float dtype; `y` itself when the
-        rates are equal.
+        rates are equal. As librosa: soxr's `round(samples * target_sr / orig_sr)` samples, zero-padded
+        to that length.
     """
     with tf.name_scope("resample"):
         y = tf.convert_to_tensor(y)
@@ -569,6 +570,9 @@ def resample(y: TensorLike, orig_sr: int | tf.Tensor, target_sr: int | tf.Tensor
             kernel, up_, down_, k = tf.cond(same | use_gather, identity, computed)
             out = _resample_poly(x, up_, down_, tf.where(same | use_gather, n, n_out), kernel, k)
             out = tf.cond(use_gather, lambda: _resample_gather(x, up0, down0, n_out), lambda: out)
+        # soxr returns round(n * target / orig) samples (halves up), which librosa zero-pads to n_out
+        n_soxr = (2 * n * target + orig) // (2 * orig)
+        out = out * tf.cast(tf.range(tf.shape(out, out_type=tf.int64)[-1]) < n_soxr, out.dtype)
         out = tf.reshape(out, tf.concat([shape[:-1], tf.constant([-1], tf.int64)], 0))
         if y.shape.rank is not None:
             out.set_shape(y.shape[:-1].concatenate([None]))
