@@ -437,9 +437,31 @@ class SmallCNNHyperModel(TfaudioHyperModel):
         }
 
 
+class CompactCNNHyperModel(TfaudioHyperModel):
+    """`cnn_compact` (the pretrained msdb/irmas model, not from a seed): conv_blocks 2-5 (default 4), a width
+    multiplier 0.5/1/1.5 of its channels (default 1: 24, 48, 96, 144, then x1.5), dropout 0-0.6 (default 0.3),
+    features log_mel/cqt/mfcc (default log-mel), learning rate."""
+
+    family = "cnn_compact"
+    models = ("cnn_compact",)
+    feature_kinds = ("log_mel", "cqt", "mfcc")
+
+    def model_space(self, hp):
+        s = self._seed()
+        blocks = int(self._hp(hp, "Int", "conv_blocks", 2, 5, default=len(s.filters)))
+        width = float(self._hp(hp, "Choice", "width", [0.5, 1.0, 1.5], default=1.0))
+        series = list(s.filters)
+        while len(series) < blocks:
+            series.append(int(series[-1] * 1.5))
+        return {
+            "filters": tuple(max(1, int(round(f * width))) for f in series[:blocks]),
+            "dropout": float(self._hp(hp, "Float", "dropout", 0.0, 0.6, step=0.1, default=s.dropout)),
+        }
+
+
 FAMILIES: tuple[type[TfaudioHyperModel], ...] = (
     RNNHyperModel, ImageCNNHyperModel, CNNLSTMHyperModel, ActivationCNNHyperModel, BiGRURawHyperModel,
-    RawCNNHyperModel, TransformerHyperModel, ResNetHyperModel, SmallCNNHyperModel)
+    RawCNNHyperModel, TransformerHyperModel, ResNetHyperModel, SmallCNNHyperModel, CompactCNNHyperModel)
 
 #: model name -> its hypermodel class
 HYPERMODELS: dict[str, type[TfaudioHyperModel]] = {m: cls for cls in FAMILIES for m in cls.models}
@@ -465,5 +487,5 @@ def hypermodel_for(cfg: ExperimentConfig, classes: Sequence[str], **kwargs: Any)
 
 __all__ = ["TfaudioHyperModel", "RNNHyperModel", "ImageCNNHyperModel", "CNNLSTMHyperModel",
            "ActivationCNNHyperModel", "BiGRURawHyperModel", "RawCNNHyperModel", "TransformerHyperModel",
-           "ResNetHyperModel", "SmallCNNHyperModel", "FAMILIES", "HYPERMODELS", "hypermodel_class",
+           "ResNetHyperModel", "SmallCNNHyperModel", "CompactCNNHyperModel", "FAMILIES", "HYPERMODELS", "hypermodel_class",
            "hypermodel_for"]
