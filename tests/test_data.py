@@ -199,3 +199,49 @@ def test_class_dataset_windows_and_features(corpus_records):
                              augment=AugmentConfig(gain_db=(-6.0, 0.0)))
     x, _ = next(iter(raw))
     assert x.shape == (5, 11025)
+
+
+def test_batched_mixing_is_mix_by_mix_and_activations_come_from_the_stems():
+    from tfaudio import labels
+
+    pool = _pool(length=WIN)
+    mix = MixConfig()
+    seeds = data.mix_seeds(9, 12).batch(12).get_single_element()
+    batch = data.mix_batch(pool, mix, seeds, stems=True, activations=(2048, 1024))
+    for i in (0, 5, 11):  # an example is the same alone as in its batch
+        one = data.mix_from_seed(pool, mix, seeds[i])
+        for k in ("audio", "stems", "labels", "levels", "n_instruments"):
+            np.testing.assert_allclose(one[k].numpy(), batch[k][i].numpy(), atol=1e-6)
+    # activations from the pool's framed RMS times the levels = the activations of the scaled stems
+    ref = labels.activations(batch["stems"], frame_length=2048, hop_length=1024).numpy()
+    np.testing.assert_allclose(batch["activations"].numpy(), ref, atol=2e-6)
+    assert (batch["activations"].numpy()[batch["labels"].numpy() == 0] == 0).all()
+    # the pipeline: unbatched and batched streams give the same examples
+    feats = FeatureConfig(kind="log_mel", sr=44100)
+    a = data.mixtures([], pool.classes, mix, seed=4, features=feats, batch_size=6, num_mixes=12, pool=pool)
+    b = data.mixtures([], pool.classes, mix, seed=4, features=feats, batch_size=None, num_mixes=12, pool=pool)
+    a = {k: np.concatenate([x[k] for x in a.as_numpy_iterator()]) for k in ("audio", "features", "activations")}
+    b = {k: np.stack([x[k] for x in b.as_numpy_iterator()]) for k in a}
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], atol=1e-4)
+
+
+def test_counter_based_draws_are_uniform_normal_and_per_seed():
+    from tfaudio import draws
+
+    seeds = tf.stack([tf.range(20000, dtype=tf.int64), tf.fill([20000], tf.constant(7, tf.int64))], 1)
+    u = draws.uniform(seeds, 4).numpy()
+    assert u.min() >= 0 and u.max() < 1
+    assert abs(u.mean() - 0.5) < 0.005 and abs(u.var() - 1 / 12) < 0.002
+    # no correlation between counters, nor between neighbouring seeds
+    assert abs(np.corrcoef(u[:, 0], u[:, 1])[0, 1]) < 0.03 and abs(np.corrcoef(u[:-1, 0], u[1:, 0])[0, 1]) < 0.03
+    hist = np.histogram(u.ravel(), bins=20, range=(0, 1))[0]
+    expected = u.size / 20
+    assert ((hist - expected) ** 2 / expected).sum() < 43.8  # chi-square, 19 dof, p = 0.001
+    z = draws.normal(seeds, 2).numpy()
+    assert abs(z.mean()) < 0.02 and abs(z.std() - 1) < 0.02 and abs((z ** 3).mean()) < 0.05
+    # a seed's draws do not depend on its batch, and other streams and fold-ins differ
+    np.testing.assert_array_equal(draws.uniform(seeds[5:6], 4).numpy(), u[5:6])
+    assert not np.allclose(draws.uniform(seeds[:100], 4, stream=1).numpy(), u[:100])
+    folded = draws.fold_in(seeds[:100], 1).numpy()
+    assert folded.dtype == np.int64 and len(np.unique(folded[:, 0])) == 100

@@ -16,6 +16,9 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfaudio import draws
+from tfaudio.labels import activations as stem_activations
+from tfaudio.labels import activations_from_rms
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
 from tfaudio.datasets import Record, ScanResult, classes_of, encode_labels
 from tfaudio.errors import DatasetError
@@ -135,10 +138,24 @@ class WindowPool:
     offsets: tf.Tensor
     counts: tf.Tensor
     classes: list[str]
+    _frame_rms: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property
     def size(self) -> int:
         return int(self.audio.shape[0])
+
+    def frame_rms(self, frame_length: int, hop_length: int, chunk: int = 512) -> tf.Tensor:
+        """Each window's framed RMS `(windows, frames)` (`tfaudio.labels.activations`' framing,
+        centred), computed once: a mix's activations are its stems' levels times these."""
+        key = (int(frame_length), int(hop_length))
+        if key not in self._frame_rms:
+            from tfaudio import features
+
+            with tf.init_scope():  # computed eagerly, once, even when first asked for inside a graph
+                parts = [features.rms(self.audio[i:i + chunk], frame_length, hop_length)[..., 0]
+                         for i in range(0, self.size, chunk)]
+                self._frame_rms[key] = tf.concat(parts, 0)
+        return self._frame_rms[key]
 
 
 def window_pool(records: Sequence[Record], classes: Sequence[str], sr: int, mix: MixConfig,
@@ -175,37 +192,63 @@ def window_pool(records: Sequence[Record], classes: Sequence[str], sr: int, mix:
 
 
 # ---------------------------------------------------------------------------------------------
-# mixing
+# mixing: every mix a function of its stateless seed `(2,)`, computed for a whole batch of seeds at once
+
+
+def _mix_draws(pool: WindowPool, mix: MixConfig, seeds: tf.Tensor) -> dict[str, tf.Tensor]:
+    """A batch of mixes' draws from seeds `(batch, 2)`, each mix from its own seed: per slot `(batch, m)`
+    (m = the most instruments a mix can have) the class, the pool row and the level (0 in slots beyond
+    the mix's instrument count), and the count `(batch,)`."""
+    k = len(pool.classes)
+    m = min(mix.n_max, k)
+    n_min = min(mix.n_min, m)
+    u = draws.uniform(seeds, 1 + k + m)
+    choices = m - n_min + 1
+    n = n_min + tf.minimum(tf.cast(u[:, 0] * choices, tf.int32), choices - 1)
+    slot_class = tf.math.top_k(u[:, 1:1 + k], k=m, sorted=True).indices  # m distinct classes
+    counts = tf.gather(pool.counts, slot_class)
+    rows = tf.gather(pool.offsets, slot_class) + tf.minimum(
+        tf.cast(u[:, 1 + k:] * tf.cast(counts, tf.float32), tf.int32), counts - 1)
+    active = tf.cast(tf.range(m)[None, :] < n[:, None], tf.float32)
+    levels = mix.level_mean + math.sqrt(mix.level_var) * draws.normal(seeds, m, stream=1)
+    levels = (tf.maximum(levels, 0.0) + mix.eps) * active
+    total = tf.reduce_sum(levels, axis=1, keepdims=True)
+    levels = tf.where(total > 1.0, levels / total, levels)
+    return {"n": n, "slot_class": slot_class, "rows": rows, "slot_level": levels,
+            "one_hot": tf.one_hot(slot_class, k, dtype=tf.float32) * active[..., None]}
+
+
+def mix_batch(pool: WindowPool, mix: MixConfig, seeds: tf.Tensor, stems: bool = True,
+              activations: tuple[int, int] | None = None) -> dict[str, tf.Tensor]:
+    """Mixes from stateless seeds `(batch, 2)`, each mix a function of its own seed (seed 001 §4.1.3).
+
+    Returns audio `(batch, samples)`, labels and levels `(batch, classes)`, n_instruments `(batch,)`;
+    with `stems`, stems `(batch, classes, samples)` (absent classes silent); with `activations`
+    `(frame_length, hop_length)`, activations `(batch, classes, frames)` computed from the pool's framed
+    RMS (a stem's RMS is its level times its window's), as `tfaudio.labels.activations` of the stems.
+    """
+    seeds = tf.reshape(tf.convert_to_tensor(seeds), [-1, 2])
+    d = _mix_draws(pool, mix, seeds)
+    clips = tf.gather(pool.audio, d["rows"])  # (batch, m, samples)
+    out = {
+        "audio": tf.einsum("bm,bms->bs", d["slot_level"], clips),
+        "labels": tf.reduce_sum(d["one_hot"], axis=1),
+        "levels": tf.einsum("bm,bmk->bk", d["slot_level"], d["one_hot"]),
+        "n_instruments": d["n"],
+    }
+    if stems:
+        out["stems"] = tf.einsum("bmk,bms->bks", d["one_hot"], clips * d["slot_level"][..., None])
+    if activations is not None:
+        rms = tf.gather(pool.frame_rms(*activations), d["rows"]) * d["slot_level"][..., None]
+        act = activations_from_rms(rms, ref=mix.ref, top_db=mix.range_db)  # (batch, m, frames)
+        out["activations"] = tf.einsum("bmk,bmf->bkf", d["one_hot"], act)
+    return out
 
 
 def mix_from_seed(pool: WindowPool, mix: MixConfig, seed: tf.Tensor) -> dict[str, tf.Tensor]:
     """One mix from a stateless seed `(2,)`: audio `(samples,)`, stems `(classes, samples)`,
-    labels and levels `(classes,)`, n_instruments."""
-    k = len(pool.classes)
-    m = min(mix.n_max, k)
-    n_min = min(mix.n_min, m)
-    s = tf.random.experimental.stateless_split(seed, num=5)
-    n = tf.random.stateless_uniform([], s[0], minval=n_min, maxval=m + 1, dtype=tf.int32)
-    perm = tf.argsort(tf.random.stateless_uniform([k], s[1]))[:m]  # m distinct classes
-    active = tf.cast(tf.range(m) < n, tf.float32)
-    counts = tf.gather(pool.counts, perm)
-    offsets = tf.gather(pool.offsets, perm)
-    u = tf.random.stateless_uniform([m], s[2])
-    pick = offsets + tf.minimum(tf.cast(u * tf.cast(counts, tf.float32), tf.int32), counts - 1)
-    clips = tf.gather(pool.audio, pick)  # (m, samples)
-    levels = tf.random.stateless_normal([m], s[3], mean=mix.level_mean, stddev=math.sqrt(mix.level_var))
-    levels = (tf.maximum(levels, 0.0) + mix.eps) * active
-    total = tf.reduce_sum(levels)
-    levels = tf.where(total > 1.0, levels / total, levels)
-    stems_m = clips * levels[:, None]
-    index = perm[:, None]
-    return {
-        "audio": tf.reduce_sum(stems_m, axis=0),
-        "stems": tf.scatter_nd(index, stems_m, [k, mix.window]),
-        "labels": tf.scatter_nd(index, active, [k]),
-        "levels": tf.scatter_nd(index, levels, [k]),
-        "n_instruments": n,
-    }
+    labels and levels `(classes,)`, n_instruments. The same mix as in any batch (`mix_batch`)."""
+    return {k: v[0] for k, v in mix_batch(pool, mix, tf.reshape(seed, [1, 2])).items()}
 
 
 def mix_seeds(seed: int, num_mixes: int | None = None, rerandomize: bool = True) -> tf.data.Dataset:
@@ -752,22 +795,21 @@ def mixtures(records: Sequence[Record], classes: Sequence[str] | None = None, mi
              num_mixes: int | None = None, augment: AugmentConfig = AugmentConfig(),
              keep_stems: bool = False, deterministic: bool = True, pool: WindowPool | None = None,
              input_context: tf.distribute.InputContext | None = None, cache: str | None = None,
-             rerandomize: bool = True) -> tf.data.Dataset:
+             rerandomize: bool = True, keep_audio: bool = True) -> tf.data.Dataset:
     """On-the-fly mixes of single-instrument windows (seed 001 §4.1.3), as a Dataset of dicts.
 
-    Keys: "audio" `(samples,)`, "features" `(frames, bins)` (`features=None` leaves it out),
-    "activations" `(classes, frames)` in [0, 1] from the same scaled stems, "labels" multi-hot
-    `(classes,)`, "levels" `(classes,)` and "n_instruments". With `batch_size` every tensor gets a
-    leading batch axis and features are computed on whole batches. `num_mixes=None` is endless.
-    `rerandomize=False` repeats the same mixes every epoch (for validation).
+    Keys: "audio" `(samples,)` (`keep_audio=False` leaves it out), "features" `(frames, bins)`
+    (`features=None` leaves it out), "activations" `(classes, frames)` in [0, 1] from the same scaled
+    stems, "labels" multi-hot `(classes,)`, "levels" `(classes,)` and "n_instruments". With `batch_size`
+    every tensor gets a leading batch axis. `num_mixes=None` is endless. `rerandomize=False` repeats the
+    same mixes every epoch (for validation). Each mix is a function of its own seed (`mix_seeds`), so it
+    is the same whatever the batch size; a whole batch is mixed, labelled and featurised at once
+    (`make_batch`). `input_context` gives each input pipeline a disjoint share of the seed stream.
     n_min = n_max = 1 gives plain single-instrument examples; `features=FeatureConfig(kind="none")`
     gives raw-waveform multi-label mixes (seed 003).
     `augment`: `augment_mix` on each mix (the recording chain on its stems and channel, gain, shift,
-    noise), then SpecAugment masks on its features; activations come from the stems as augmented. With
-    `batch_size` and the recording chain on, it runs on whole batches (each mix as it would be alone).
+    noise), then SpecAugment masks on its features; activations come from the stems as augmented.
     """
-    from tfaudio import labels as L
-
     classes = list(classes) if classes is not None else classes_of(records)
     sr = features.sr if features is not None else 44100
     if pool is None:
@@ -775,43 +817,54 @@ def mixtures(records: Sequence[Record], classes: Sequence[str] | None = None, mi
     ds = mix_seeds(seed, num_mixes, rerandomize)
     if input_context is not None:
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-
-    # the recording chain runs on whole batches (the same mixes as one by one, many times faster)
-    batched_chain = augment.chain_active and bool(batch_size)
-
-    def make(s):
-        ex = mix_from_seed(pool, mix, s)
-        if batched_chain:
-            ex["augment_seed"] = tf.random.experimental.stateless_fold_in(s, 1)
-        elif augment.waveform_active:
-            ex = augment_mix(ex, augment, tf.random.experimental.stateless_fold_in(s, 1), sr)
-        ex["seed"] = tf.random.experimental.stateless_fold_in(s, 2)  # this mix's SpecAugment seed
-        return ex
-
-    ds = ds.map(make, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    make = functools.partial(make_batch, pool, mix, features, augment, sr=sr, keep_stems=keep_stems,
+                             keep_audio=keep_audio)
     if batch_size:
-        ds = ds.batch(batch_size, drop_remainder=True)
+        ds = ds.batch(batch_size, drop_remainder=True).map(make, num_parallel_calls=AUTOTUNE,
+                                                           deterministic=deterministic)
+    else:
+        ds = ds.map(lambda s: {k: v[0] for k, v in make(s[None]).items()}, num_parallel_calls=AUTOTUNE,
+                    deterministic=deterministic)
+    return ds.prefetch(AUTOTUNE)
+
+
+def make_batch(pool: WindowPool, mix: MixConfig, features: FeatureConfig | None, augment: AugmentConfig,
+               seeds: tf.Tensor, sr: int = 44100, keep_stems: bool = False,
+               keep_audio: bool = True) -> dict[str, tf.Tensor]:
+    """A batch of `mixtures`' examples from seeds `(batch, 2)`: mixes, augmentation, activations and
+    features, all vectorised over the batch, each example a function of its own seed alone. Pure
+    TensorFlow: `tf.data` maps it, and the on-device path (`tfaudio.device_mixing`) runs it inside
+    the compiled training step. Without waveform augmentation the activations come from the pool's
+    framed RMS (no stems are built)."""
     hop = features.hop_length if features is not None else 1024
     n_fft = features.n_fft if features is not None else 2048
+    wave = augment.waveform_active
+    ex = mix_batch(pool, mix, seeds, stems=wave or keep_stems, activations=None if wave else (n_fft, hop))
+    if wave:
+        ex = augment_mix(ex, augment, draws.fold_in(seeds, 1), sr)
+        ex["activations"] = stem_activations(ex["stems"], frame_length=n_fft, hop_length=hop, ref=mix.ref,
+                                             top_db=mix.range_db)
+    if features is not None and features.kind != "none":
+        f = features.compute(ex["audio"])
+        if augment.time_masks or augment.freq_masks:
+            f = spec_augment(f, augment, draws.fold_in(seeds, 2))  # each mix its own masks
+        ex["features"] = f
+    if not keep_stems:
+        ex.pop("stems", None)
+    if not keep_audio:
+        ex.pop("audio")
+    return ex
 
-    def featurise(ex):
-        ex = dict(ex)
-        if batched_chain:
-            ex = augment_mix(ex, augment, ex.pop("augment_seed"), sr)
-        stems = ex.pop("stems")  # activations from the stems as heard, after augmentation
-        ex["activations"] = L.activations(stems, frame_length=n_fft, hop_length=hop, ref=mix.ref,
-                                          top_db=mix.range_db)
-        if features is not None and features.kind != "none":
-            f = features.compute(ex["audio"])
-            if augment.time_masks or augment.freq_masks:
-                f = spec_augment(f, augment, ex["seed"])  # each mix its own masks
-            ex["features"] = f
-        if keep_stems:
-            ex["stems"] = stems
-        ex.pop("seed")
-        return ex
 
-    return ds.map(featurise, num_parallel_calls=AUTOTUNE, deterministic=deterministic).prefetch(AUTOTUNE)
+def shard_records(records: Sequence[Record], input_context: tf.distribute.InputContext) -> list[Record]:
+    """Input pipeline `input_pipeline_id`'s share of `records` (every `num_input_pipelines`-th file),
+    so each worker decodes only its own files."""
+    n, i = input_context.num_input_pipelines, input_context.input_pipeline_id
+    share = list(records)[i::n]
+    if not share:
+        raise DatasetError(None, f"{len(records)} file(s) cannot be split among {n} input pipelines: "
+                                 "each needs at least one")
+    return share
 
 
 def for_training(ds: tf.data.Dataset, x: str = "features", y: str = "activations") -> tf.data.Dataset:
@@ -837,9 +890,9 @@ def class_dataset(records: Sequence[Record], classes: Sequence[str] | None = Non
     as it would be alone), and SpecAugment masks on its features (`spec_augment`; not for raw audio).
     """
     classes = list(classes) if classes is not None else classes_of(records)
+    if input_context is not None:  # each input pipeline decodes its own share of the files
+        records = shard_records(records, input_context)
     ds = decode(records, classes, sr=sr, label_mode=label_mode, cache=cache, deterministic=deterministic)
-    if input_context is not None:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if window:
         ds = windows(ds, window, hop, min_rms_db)
     if shuffle:

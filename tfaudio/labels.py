@@ -23,7 +23,7 @@ from tfaudio.features import rms
 
 __all__ = [
     "UnknownLabelError", "OneHotEncoder", "MultiHotEncoder", "one_hot", "multi_hot",
-    "activations", "activations_to_db",
+    "activations", "activations_from_rms", "activations_to_db",
 ]
 
 Label = Union[str, int, np.integer]
@@ -226,6 +226,13 @@ def activations(stems: Any, frame_length: int = 2048, hop_length: int = 1024, ce
     if gains is not None:
         stems = stems * tf.cast(gains, tf.float32)[..., tf.newaxis]
     level = rms(stems, frame_length=frame_length, hop_length=hop_length, center=center)[..., 0]
+    return activations_from_rms(level, ref, top_db)
+
+
+def activations_from_rms(level: Any, ref: float = 1.0, top_db: float = 60.0) -> tf.Tensor:
+    """`activations`' map of a framed RMS `(..., frames)` to [0, 1]: ``20 log10(rms / ref)`` clipped to
+    ``[-top_db, 0]``, shifted and scaled."""
+    level = tf.convert_to_tensor(level, tf.float32)
     floor = float(ref) * 10.0 ** (-float(top_db) / 20.0)
     db = 20.0 * tf.math.log(tf.math.maximum(level, floor * 1e-3) / float(ref)) / np.log(10.0)
     return tf.clip_by_value(db / float(top_db) + 1.0, 0.0, 1.0)
