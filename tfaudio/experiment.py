@@ -17,6 +17,7 @@ from tfaudio.errors import ConfigError
 
 DATA_FORMATS = ("corpus", "medley_solos_db", "irmas", "nsynth", "folder", "csv")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+MIXINGS = ("pipeline", "device")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 MONITOR_MODES = ("auto", "min", "max")
 # what `tfaudio.train.compile_model` logs for each task (each also with "val_" when there is validation data)
@@ -117,7 +118,8 @@ class TrainConfig:
     min_lr: float = 1e-5
     monitor: str = "val_loss"  # a metric of the task (see TASK_METRICS), with or without "val_"
     monitor_mode: str = "auto"  # "min", "max", or "auto": inferred from the monitor's name
-    mixed_precision: str = "auto"  # auto: mixed_float16 on a GPU, float32 on a CPU
+    mixed_precision: str = "auto"  # auto: mixed_float16 on a GPU, mixed_bfloat16 on a CPU with bf16/AMX, else float32
+    mixing: str = "pipeline"  # mixes made by tf.data ("pipeline") or inside the training step ("device")
     strategy: str = "default"
     seed: int = 0
     shuffle_buffer: int = 2048
@@ -134,6 +136,8 @@ class TrainConfig:
             raise ConfigError("train.learning_rate > 0, weight_decay >= 0, 0 < lr_factor < 1, min_lr >= 0")
         if self.mixed_precision not in PRECISIONS:
             raise ConfigError(f"train.mixed_precision {self.mixed_precision!r} is not one of {PRECISIONS}")
+        if self.mixing not in MIXINGS:
+            raise ConfigError(f"train.mixing {self.mixing!r} is not one of {MIXINGS}")
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"train.strategy {self.strategy!r} is not one of {STRATEGIES}")
         if self.monitor_mode not in MONITOR_MODES:

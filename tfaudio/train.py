@@ -225,11 +225,9 @@ def split_records(cfg: ExperimentConfig, role: str):
 
 
 def _policy(name: str) -> str:
-    import tensorflow as tf
+    from tfaudio.precision import resolve
 
-    if name == "auto":
-        return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
-    return name
+    return resolve(name)
 
 
 def make_strategy(name: str):
@@ -356,6 +354,32 @@ def datasets_for(cfg: ExperimentConfig, train_recs, val_recs, classes: Sequence[
     return train, val
 
 
+def device_mixing_for(cfg: ExperimentConfig, model, train_recs, val_recs, classes: Sequence[str], input_kind: str):
+    """`train.mixing: device`: (model wrapped in `tfaudio.device_mixing.DeviceMixing`, training seed batches,
+    validation seed batches or None). The same mixes as `datasets_for` makes for the same seeds."""
+    from tfaudio import data
+    from tfaudio.device_mixing import DeviceMixing, seed_batches
+
+    t, d = cfg.train, cfg.data
+    feats = cfg.features if input_kind == "features" else dataclasses.replace(cfg.features, kind="none")
+    mix = cfg.mix if cfg.task == "activation" else dataclasses.replace(cfg.mix, window=window_samples(cfg))
+    if d.balance and all(len(r.labels) == 1 for r in train_recs):
+        train_recs = data.balance(train_recs, d.max_oversample, seed=t.seed)
+    x_key = "features" if feats.kind != "none" else "audio"
+    y_key = "activations" if cfg.task == "activation" else "labels"
+    pool = data.window_pool(train_recs, classes, cfg.features.sr, mix, cache=d.cache, split="training")
+    wrapped = DeviceMixing(model, pool, mix, feats, cfg.augment, x_key, y_key, sr=cfg.features.sr)
+    train = seed_batches(t.seed, t.batch_size)
+    val = None
+    if val_recs:  # a fixed validation set, made once by the tf.data path as in `datasets_for`
+        pool_val = data.window_pool(val_recs, classes, cfg.features.sr, mix, cache=d.cache, split="validation")
+        val_steps = t.validation_steps or 20
+        val = data.mixtures(val_recs, classes, mix, seed=t.seed + 1, features=feats, batch_size=t.batch_size,
+                            num_mixes=val_steps * t.batch_size, pool=pool_val, rerandomize=False)
+        val = data.for_training(val, x_key, y_key).cache()
+    return wrapped, train, val
+
+
 def atomic_checkpoints(run_dir: str | os.PathLike, monitor: str, write: bool = True, mode: str = "auto"):
     """A `keras.callbacks.Callback` (class `AtomicCheckpoints`) that saves `checkpoints/last.keras` every
     epoch and `checkpoints/best.keras` when `monitor` improves, each to a temporary name and then renamed.
@@ -400,10 +424,10 @@ def _atomic_checkpoints_class():
             return value < self.best if self.mode == "min" else value > self.best
 
         def _save(self, name: str) -> None:
-            path = self.dir / name
-            tmp = self.dir / f".{name}.tmp.keras"
-            self.model.save(tmp)
-            os.replace(tmp, path)
+            from tfaudio import outputs
+
+            outputs.clean_stale(self.dir / name)  # temporary files of a killed run
+            outputs.atomic_write(self.dir / name, self.model.save)
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
@@ -431,32 +455,61 @@ def _trim_history(path: Path, start: int) -> None:
         return
     lines = path.read_text().splitlines(keepends=True)
     keep = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].isdigit() and int(ln.split(",", 1)[0]) < start]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(keep))
-    os.replace(tmp, path)
+    from tfaudio import outputs
+
+    outputs.write_text(path, "".join(keep))
+
+
+def atomic_csv_logger(path: Path, append: bool):
+    """keras.callbacks.CSVLogger whose file is rewritten whole through `tfaudio.outputs.atomic_write` at
+    every epoch (the same rows and format; Keras appends in place, so a kill could leave half a row)."""
+    import io
+
+    import keras
+
+    from tfaudio import outputs
+
+    class AtomicCSVLogger(keras.callbacks.CSVLogger):
+        def on_train_begin(self, logs=None):
+            file = Path(self.filename)
+            text = file.read_text() if self.append and file.is_file() else ""
+            self.append_header = not text.split("\n", 1)[0]
+            self.csv_file = io.StringIO(text)
+            self.csv_file.seek(0, io.SEEK_END)
+            self.writer = None
+            self.keys = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            outputs.write_text(self.filename, self.csv_file.getvalue())
+
+        def on_train_end(self, logs=None):
+            self.writer = None
+
+    return AtomicCSVLogger(str(path), append=append)
 
 
 def atomic_backup(backup_dir: Path):
     """keras.callbacks.BackupAndRestore whose files are written to a temporary name and renamed, so a
-    run killed while it saves still has an intact backup to `--resume` from (Keras writes in place)."""
+    run killed while it saves still has an intact backup to `--resume` from (Keras writes in place).
+    Both files go through `tfaudio.outputs.atomic_write`."""
     import keras
+
+    from tfaudio import outputs
 
     class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         def _save_model(self):
             os.makedirs(self.backup_dir, exist_ok=True)
-            tmp = os.path.join(self.backup_dir, ".partial.weights.h5")
-            self.model.save_weights(tmp, overwrite=True)
-            os.replace(tmp, self._weights_path)
+            outputs.clean_stale(self._weights_path)  # temporary files of a killed run
+            outputs.atomic_write(self._weights_path, lambda tmp: self.model.save_weights(tmp, overwrite=True))
             meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
-            tmp_meta = self._training_metadata_path + ".partial"
-            with open(tmp_meta, "w") as f:
-                f.write(json.dumps(meta))
-            os.replace(tmp_meta, self._training_metadata_path)
+            outputs.write_text(self._training_metadata_path, json.dumps(meta))
 
     return AtomicBackupAndRestore(str(backup_dir))
 
 
-def compile_model(model, cfg: ExperimentConfig) -> None:
+def compile_model(model, cfg: ExperimentConfig, jit_compile: bool | str = "auto") -> None:
+    """AdamW and the task's loss and metrics. `jit_compile=True`: the train step through XLA."""
     import keras
 
     t = cfg.train
@@ -469,7 +522,7 @@ def compile_model(model, cfg: ExperimentConfig) -> None:
                    keras.metrics.AUC(multi_label=True, name="auc")]
     else:
         loss, metrics = "binary_crossentropy", [keras.metrics.MeanAbsoluteError(name="mae")]
-    model.compile(optimizer=opt, loss=loss, metrics=metrics)
+    model.compile(optimizer=opt, loss=loss, metrics=metrics, jit_compile=jit_compile)
 
 
 def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
@@ -584,7 +637,13 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
         carve = validation_carve_out(cfg, train_recs, val_recs)
         if carve:
             write_json(carve, run_dir / "splits.json")
-    train_ds, val_ds = datasets_for(cfg, train_recs, val_recs, classes, kind)
+    fit_model = model
+    if t.mixing == "device" and cfg.task in ("activation", "multi_label"):
+        with dist.scope():
+            fit_model, train_ds, val_ds = device_mixing_for(cfg, model, train_recs, val_recs, classes, kind)
+            compile_model(fit_model, cfg, jit_compile=True)  # mixing, features and labels in the compiled step
+    else:
+        train_ds, val_ds = datasets_for(cfg, train_recs, val_recs, classes, kind)
     if t.strategy == "multi_worker":
         opts = tf.data.Options()
         opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -607,14 +666,14 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
         atomic_checkpoints(run_dir, monitor, write=chief, mode=mode),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=t.lr_factor, patience=t.lr_patience,
                                           min_lr=t.min_lr, verbose=1),
-        keras.callbacks.CSVLogger(str(work_dir / "history.csv"), append=resume),
+        atomic_csv_logger(work_dir / "history.csv", append=resume),
         keras.callbacks.TensorBoard(str(work_dir / "logs"), update_freq="epoch"),
         atomic_backup(backup),  # last: an epoch counts as done once everything above has recorded it
     ]
     if initial_epoch >= t.epochs:
         log.warning("%s: already trained for %d epochs (train.epochs=%d); nothing to do", run_dir,
                     initial_epoch, t.epochs)
-    model.fit(train_ds, validation_data=val_ds, epochs=t.epochs, steps_per_epoch=steps, shuffle=False,
+    fit_model.fit(train_ds, validation_data=val_ds, epochs=t.epochs, steps_per_epoch=steps, shuffle=False,
               initial_epoch=initial_epoch,
               validation_steps=t.validation_steps if val_ds is not None and cfg.task == "single_label" else None,
               callbacks=callbacks, verbose=t.verbose)
@@ -622,7 +681,9 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
         choose_run_thresholds(run_dir, spec, val_recs, model)
     if not chief:
         if keep_worker_dir:
-            model.save(work_dir / "final.keras")
+            from tfaudio import outputs
+
+            outputs.atomic_write(work_dir / "final.keras", model.save)
         else:
             shutil.rmtree(work_dir, ignore_errors=True)
     log.info("run written to %s", run_dir)

@@ -1,0 +1,44 @@
+"""Numeric precision: which Keras policy to train and predict with on this machine.
+
+bfloat16 pays off on CPUs with AMX or AVX512-BF16 (oneDNN runs bf16 matmuls and convolutions on them),
+and on GPUs float16. `cpu_has_bf16` reads the CPU's flags as the kernel reports them (Linux), and needs
+oneDNN to be on (TensorFlow's default on x86; `TF_ENABLE_ONEDNN_OPTS=0` turns it off).
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU runs bfloat16 natively (AMX or AVX512-BF16) and oneDNN is on."""
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip() in ("0", "false", "False"):
+        return False
+    return any(f in cpu_flags() for f in BF16_FLAGS)
+
+
+def resolve(name: str) -> str:
+    """A precision setting as a Keras policy name: "auto" is mixed_float16 on a GPU, mixed_bfloat16 on a
+    CPU with native bfloat16, else float32; anything else is returned as it is."""
+    if name != "auto":
+        return name
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_has_bf16() else "float32"
