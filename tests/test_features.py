@@ -418,3 +418,27 @@ def test_clear_errors():
     np.testing.assert_allclose(F.melspectrogram(y, sr=22050, fmax=None).numpy(),
                                librosa.feature.melspectrogram(y=y, sr=22050, n_fft=N_FFT, hop_length=HOP,
                                                               fmin=27.5).T, rtol=1e-3, atol=1e-6)
+
+
+def test_eager_calls_run_through_cached_graphs_with_the_eager_results():
+    from tfaudio.errors import ConfigError
+
+    rng = np.random.default_rng(3)
+    F.log_mel.graphs.clear()
+    y = (0.1 * rng.standard_normal(15360)).astype(np.float32)
+    out = F.log_mel(y, n_mels=64)
+    np.testing.assert_array_equal(out.numpy(), F.log_mel.__wrapped__(tf.constant(y), n_mels=64).numpy())
+    F.log_mel(y, n_mels=64)
+    assert len(F.log_mel.graphs) == 1  # the second call reuses the graph
+    # many lengths: the first shapes get exact graphs, later ones share one graph for any length
+    for n in range(4000, 4000 + 12 * 512, 512):
+        z = (0.1 * rng.standard_normal((2, n))).astype(np.float32)
+        np.testing.assert_allclose(F.log_mel(z, n_mels=64).numpy(), F.log_mel.__wrapped__(z, n_mels=64).numpy(),
+                                   atol=1e-3)
+    assert len(F.log_mel.graphs) <= 1 + 8 + 1
+    assert any(None in shape for shape, _ in F.log_mel.graphs)
+    with pytest.raises(ConfigError, match="n_mels"):  # argument errors are still raised at the call
+        F.log_mel(y, n_mels=0)
+    # inside a graph the function runs as it is (no nested tf.function)
+    graph_out = tf.function(lambda t: F.log_mel(t, n_mels=64))(tf.constant(y))
+    np.testing.assert_allclose(graph_out.numpy(), out.numpy(), atol=1e-5)

@@ -740,6 +740,70 @@ def multiresolution_recurrence_plot(y: TensorLike, window_sizes: Sequence[int] =
     return out
 
 
+# --------------------------------------------------------------------------- the eager fast path
+
+_GRAPHS = 64  # compiled graphs kept per feature function
+_EXACT_SHAPES = 8  # input shapes per argument set given a graph of their own, before one for any length
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    hash(value)
+    return value
+
+
+def _compiled_when_eager(fn: Callable) -> Callable:
+    """`fn(y, ...)` through a cached `tf.function` when called eagerly (as a user calls it from Python).
+
+    A graph per input shape and set of non-tensor arguments gives exactly the eager result; after
+    `_EXACT_SHAPES` shapes of one argument set, further shapes share one graph for any length (equal to
+    float32 rounding). At most `_GRAPHS` graphs are kept (oldest dropped). Inside a graph (tf.data, Keras
+    layers) `fn` runs as it is.
+    """
+    graphs: dict[Any, Callable] = {}
+    shapes: dict[Any, int] = {}
+
+    @functools.wraps(fn)
+    def wrapper(y: TensorLike, *args: Any, **kwargs: Any) -> tf.Tensor:
+        if not tf.executing_eagerly():
+            return fn(y, *args, **kwargs)
+        y = _audio(y)
+        try:
+            arguments = (_hashable(args), _hashable(tuple(sorted(kwargs.items()))))
+        except TypeError:  # an argument that cannot key a cache: no graph
+            return fn(y, *args, **kwargs)
+        key = (tuple(y.shape), arguments)
+        graph = graphs.get(key)
+        if graph is None:
+            seen = shapes.get(arguments, 0)
+            if seen >= _EXACT_SHAPES:
+                key = ((None,) * y.shape.rank, arguments)
+                graph = graphs.get(key)
+            else:
+                shapes[arguments] = seen + 1
+        if graph is None:
+            if len(graphs) >= _GRAPHS:
+                graphs.pop(next(iter(graphs)))
+            spec = tf.TensorSpec(key[0], tf.float32)
+            graph = tf.function(lambda t: fn(t, *args, **kwargs), input_signature=[spec], autograph=False)
+            graphs[key] = graph
+        return graph(y)
+
+    wrapper.graphs = graphs  # for tests and benchmarks
+    return wrapper
+
+
+for _name in ("stft_magnitude", "log_stft", "melspectrogram", "log_mel", "mfcc", "cqt", "log_cqt", "power_to_db",
+              "amplitude_to_db", "rms", "zero_crossing_rate", "spectral_centroid", "spectral_bandwidth",
+              "spectral_rolloff", "spectral_flatness", "spectral_flux", "stacked_image", "recurrence_plot",
+              "multiresolution_recurrence_plot"):
+    globals()[_name] = _compiled_when_eager(globals()[_name])
+del _name
+
+
 # --------------------------------------------------------------------------- Keras layers
 
 
