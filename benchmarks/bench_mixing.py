@@ -1,135 +1,256 @@
-"""Mixes per second: the tf.data activation pipeline vs the seed's approach, on the same decoded inputs.
+"""Mixes per second: tfaudio's mixing paths against the seed's loop, and what training consumes.
 
-The seed's approach (Neuroment): per mix, in a Python loop, numpy mixing, librosa log-mel and
-librosa RMS per stem. tfaudio: `tfaudio.data.mixtures` (stateless mixing, batched in-graph
-log-mel and activation labels). Both draw up to 4 instruments from the same pool of decoded
-0.348-s windows at 44.1 kHz. Also prints the training-step rate of the activation CNN, when the
-models package has it, so a user can see whether training is input-bound.
+Each side runs in its own process, on the same pool of decoded 0.348-s windows at 44.1 kHz
+(8 instruments of the built-in corpus):
+- the seed's loop (Neuroment): per mix, in Python, numpy mixing, librosa log-mel of the mix and
+  librosa RMS of each stem (`benchmarks/seed_loop.py`), warmed up and timed in a process that never
+  imports TensorFlow, before any TensorFlow process starts;
+- `tfaudio.data.mixtures`: the tf.data path (log-mel + activation labels, batch 32);
+- the on-device path (`train.mixing: device`): `make_batch` on seed batches in one XLA-compiled function;
+- training the activation CNN: fed by the tf.data path or mixing inside the compiled step, at float32
+  and mixed_bfloat16;
+- `--breakdown`: where one batch's time goes (one thread, stage by stage).
+Every row: median and spread (min-max) of `--repeats` timed runs after a warm-up.
 
-    python benchmarks/bench_mixing.py [--mixes 2000] [--baseline-mixes 200] [--out FILE]
+    python benchmarks/bench_mixing.py [--repeats 3] [--quick] [--breakdown] [--out FILE]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+SR = 44100
+BATCH = 32
 
-def seed_approach(pool: np.ndarray, offsets: np.ndarray, counts: np.ndarray, n_mixes: int, sr: int,
-                  seed: int = 0) -> float:
-    """The seed's loop: numpy mixing + librosa log-mel + librosa RMS activations, one mix at a time."""
-    import librosa
 
-    rng = np.random.default_rng(seed)
-    k = len(counts)
-    t = time.perf_counter()
-    for _ in range(n_mixes):
-        n = rng.integers(1, 5)
-        cls = rng.permutation(k)[:n]
-        levels = np.maximum(rng.normal(0.5, 0.1, n), 0) + 1e-8
-        if levels.sum() > 1:
-            levels /= levels.sum()
-        stems = np.zeros((k, pool.shape[1]), np.float32)
-        for c, lv in zip(cls, levels):
-            stems[c] = pool[offsets[c] + rng.integers(counts[c])] * lv
-        mix = stems.sum(0)
-        mel = librosa.feature.melspectrogram(y=mix, sr=sr, n_fft=2048, hop_length=1024, n_mels=128,
-                                             fmin=27.5, fmax=20000.0)
-        librosa.power_to_db(mel, ref=np.max, top_db=60.0)
-        act = np.zeros((k, 16), np.float32)
-        for c in cls:
-            rms = librosa.feature.rms(y=stems[c], frame_length=2048, hop_length=1024)[0]
-            db = 20 * np.log10(np.maximum(rms, 1e-10))
-            act[c] = np.clip((db + 60.0) / 60.0, 0, 1)
-    return n_mixes / (time.perf_counter() - t)
+def _stats(rates: list[float]) -> dict:
+    return {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}
+
+
+def _run_stage(stage: str, folder: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--stage", stage, "--folder", folder,
+           "--repeats", str(args.repeats)] + (["--quick"] if args.quick else [])
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- stages (own processes)
+
+
+def stage_pool(folder: str, args: argparse.Namespace) -> dict:
+    """Render the corpus and save its window pool as .npy (a TensorFlow process)."""
+    from tfaudio import corpus, data, datasets
+    from tfaudio.config import MixConfig
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus.render_corpus(tmp, per_class=3 if args.quick else 6, seed=0, sr=SR, n_samples=3 * SR,
+                             progress=False)
+        records = datasets.medley_solos_db(tmp, subset="training")
+        classes = datasets.classes_of(records)
+        pool = data.window_pool(records, classes, SR, MixConfig())
+    np.save(os.path.join(folder, "pool.npy"), pool.audio.numpy())
+    np.save(os.path.join(folder, "offsets.npy"), pool.offsets.numpy())
+    np.save(os.path.join(folder, "counts.npy"), pool.counts.numpy())
+    with open(os.path.join(folder, "classes.json"), "w") as f:
+        json.dump(pool.classes, f)
+    return {"windows": int(pool.size), "classes": pool.classes}
+
+
+def _load_pool(folder: str):
+    import tensorflow as tf
+
+    from tfaudio import data
+
+    with open(os.path.join(folder, "classes.json")) as f:
+        classes = json.load(f)
+    return data.WindowPool(tf.Variable(np.load(os.path.join(folder, "pool.npy")), trainable=False),
+                           tf.constant(np.load(os.path.join(folder, "offsets.npy"))),
+                           tf.constant(np.load(os.path.join(folder, "counts.npy"))), classes)
+
+
+def _time_iter(it, batches: int, repeats: int, warmup: int = 10) -> dict:
+    for _ in range(warmup):
+        next(it)
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        for _ in range(batches):
+            next(it)
+        rates.append(batches * BATCH / (time.perf_counter() - t))
+    return _stats(rates)
+
+
+def stage_mixing(folder: str, args: argparse.Namespace) -> dict:
+    """The tf.data path and the compiled on-device generator, mixes/s."""
+    import tensorflow as tf
+
+    from tfaudio import data, device_mixing
+    from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
+
+    pool, mix, feats = _load_pool(folder), MixConfig(), FeatureConfig(kind="log_mel", sr=SR)
+    batches = 40 if args.quick else 150
+    ds = data.for_training(data.mixtures([], pool.classes, mix, seed=0, features=feats, batch_size=BATCH, pool=pool))
+    out = {"pipeline": _time_iter(iter(ds), batches, args.repeats)}
+    make = tf.function(lambda s: data.make_batch(pool, mix, feats, AugmentConfig(), s, keep_audio=False),
+                       jit_compile=True)
+    seeds = iter(device_mixing.seed_batches(0, BATCH))
+
+    class Steps:  # the generator run step after step, each result fetched
+        def __next__(self):
+            ex = make(next(seeds))
+            ex["features"].numpy()
+
+    out["device"] = _time_iter(Steps(), batches, args.repeats)
+    return out
+
+
+def stage_training(folder: str, args: argparse.Namespace) -> dict:
+    """Activation-CNN training, mixes/s: tf.data-fed or mixing in the step, float32 and mixed_bfloat16."""
+    import keras
+
+    from tfaudio import data, device_mixing, models
+    from tfaudio.config import FeatureConfig, MixConfig
+
+    pool, mix, feats = _load_pool(folder), MixConfig(), FeatureConfig(kind="log_mel", sr=SR)
+    steps = 15 if args.quick else 40
+    out = {}
+    for policy in ("float32", "mixed_bfloat16"):
+        for path in ("pipeline", "device"):
+            keras.mixed_precision.set_global_policy(policy)
+            keras.utils.set_random_seed(0)
+            model = models.build("activation_cnn", n_instruments=len(pool.classes), n_frames=16, n_bins=128)
+            if path == "device":
+                fit_model = device_mixing.DeviceMixing(model, pool, mix, feats)
+                ds = device_mixing.seed_batches(0, BATCH)
+                fit_model.compile(optimizer="adamw", loss="binary_crossentropy", jit_compile=True)
+            else:
+                fit_model = model
+                ds = data.for_training(data.mixtures([], pool.classes, mix, seed=0, features=feats,
+                                                     batch_size=BATCH, pool=pool))
+                fit_model.compile(optimizer="adamw", loss="binary_crossentropy")
+            fit_model.fit(ds, steps_per_epoch=5, epochs=1, verbose=0)  # warm-up: tracing, compiling
+            rates = []
+            for _ in range(args.repeats):
+                t = time.perf_counter()
+                fit_model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
+                rates.append(steps * BATCH / (time.perf_counter() - t))
+            out[f"{path} {policy}"] = _stats(rates)
+    keras.mixed_precision.set_global_policy("float32")
+    return out
+
+
+def stage_breakdown(folder: str, args: argparse.Namespace) -> dict:
+    """Milliseconds per batch of 32, one intra-op thread, stage by stage (each its own tf.function)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from tfaudio import data, features
+    from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
+
+    pool, mix, feats = _load_pool(folder), MixConfig(), FeatureConfig(kind="log_mel", sr=SR)
+    seeds = data.mix_seeds(0, BATCH).batch(BATCH).get_single_element()
+    audio = data.mix_batch(pool, mix, seeds, stems=False)["audio"]
+    spectrum = features._spectrum(audio, 2048, 1024, True, 2.0)
+    blocks = features._mel_blocks(*features._mel_args(SR, 2048, 128, 27.5, 20000.0, False, "slaney"))
+    mel = features._mel_project(spectrum, blocks)
+    stages = {
+        "draws (counts, classes, rows, levels)": (lambda s: data._mix_draws(pool, mix, s), seeds),
+        "mixing (gather + weighted sum)": (lambda s: data.mix_batch(pool, mix, s, stems=False)["audio"], seeds),
+        "activation labels (from the pool's RMS)": (
+            lambda s: data.mix_batch(pool, mix, s, stems=False, activations=(2048, 1024))["activations"], seeds),
+        "STFT power (pad, frame, window, FFT, |.|^2)": (lambda y: features._spectrum(y, 2048, 1024, True, 2.0), audio),
+        "  of which the FFT alone": (lambda y: tf.signal.rfft(tf.signal.frame(y, 2048, 1024)), audio),
+        "mel projection (block-sparse)": (lambda s: features._mel_project(s, blocks), spectrum),
+        "dB and floor": (lambda m: features._to_db(m, 10.0, 1.0, 1e-10, 60.0), mel),
+        "whole batch (make_batch)": (lambda s: data.make_batch(pool, mix, feats, AugmentConfig(), s,
+                                                               keep_audio=False), seeds),
+    }
+    out = {}
+    for name, (fn, arg) in stages.items():
+        f = tf.function(fn)
+        for _ in range(3):
+            f(arg)
+        times = []
+        for _ in range(max(3, args.repeats)):
+            t = time.perf_counter()
+            for _ in range(20):
+                r = f(arg)
+            tf.nest.map_structure(lambda x: x.numpy(), r)
+            times.append((time.perf_counter() - t) / 20 * 1e3)
+        out[name] = _stats(times)
+    return out
+
+
+STAGES = {"pool": stage_pool, "mixing": stage_mixing, "training": stage_training, "breakdown": stage_breakdown}
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def _cell(s: dict, digits: int = 0) -> str:
+    return f"{s['median']:,.{digits}f} ({s['min']:,.{digits}f}–{s['max']:,.{digits}f})"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--mixes", type=int, default=2000, help="mixes timed for tfaudio")
-    ap.add_argument("--baseline-mixes", type=int, default=200, help="mixes timed for the seed's loop")
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--per-class", type=int, default=6, help="rendered 3-s clips per class")
-    ap.add_argument("--train-steps", type=int, default=60, help="activation-CNN steps timed (0 skips)")
-    ap.add_argument("--out", default=None, help="also write the table (markdown) here")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="a smoke run: fewer clips, batches and steps")
+    ap.add_argument("--breakdown", action="store_true", help="also time one batch stage by stage")
+    ap.add_argument("--no-training", action="store_true", help="skip the training rows")
+    ap.add_argument("--out", default=None, help="also write the tables (markdown) here")
+    ap.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
+    ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.stage:
+        print(json.dumps(STAGES[args.stage](args.folder, args)))
+        return
 
-    import tensorflow as tf
+    from seed_loop import measure_in_subprocess
 
-    from tfaudio import corpus, data, datasets
-    from tfaudio.config import FeatureConfig, MixConfig
+    with tempfile.TemporaryDirectory() as folder:
+        info = _run_stage("pool", folder, args)
+        pool = np.load(os.path.join(folder, "pool.npy"))
+        offsets, counts = np.load(os.path.join(folder, "offsets.npy")), np.load(os.path.join(folder, "counts.npy"))
+        seed = measure_in_subprocess(pool, offsets, counts, mixes=150 if args.quick else 500,
+                                     repeats=args.repeats, warmup=20, sr=SR)
+        mixing = _run_stage("mixing", folder, args)
+        training = {} if args.no_training else _run_stage("training", folder, args)
+        breakdown = _run_stage("breakdown", folder, args) if args.breakdown else {}
 
-    sr = 44100
-    with tempfile.TemporaryDirectory() as tmp:
-        corpus.render_corpus(tmp, per_class=args.per_class, seed=0, sr=sr, n_samples=3 * sr, progress=False)
-        records = datasets.medley_solos_db(tmp, subset="training")
-        classes = datasets.classes_of(records)
-        mix = MixConfig()
-        pool = data.window_pool(records, classes, sr, mix)
-    audio = pool.audio.numpy()
-    offsets, counts = pool.offsets.numpy(), pool.counts.numpy()
+    import platform
 
-    base = seed_approach(audio, offsets, counts, args.baseline_mixes, sr)
-
-    feats = FeatureConfig(kind="log_mel", sr=sr)
-    ds = data.mixtures(records, classes, mix, seed=0, features=feats, batch_size=args.batch, pool=pool)
-    it = iter(ds)
-    for _ in range(3):  # warm up: trace and fill the prefetch buffer
-        next(it)
-    n_batches = max(1, args.mixes // args.batch)
-    t = time.perf_counter()
-    for _ in range(n_batches):
-        next(it)
-    ours = n_batches * args.batch / (time.perf_counter() - t)
-
-    rows = [("seed approach (numpy + librosa, Python loop)", base, 1.0),
-            ("tfaudio.data.mixtures (tf.data, batched in-graph)", ours, ours / base)]
-    train_rate = None
-    if args.train_steps:
-        try:
-            from tfaudio import models
-
-            model = models.build("activation_cnn", n_instruments=len(classes), n_frames=16, n_bins=128)
-        except Exception as e:  # the models package may not have it yet
-            print(f"(activation CNN not available: {e})")
-        else:
-            model.compile(optimizer="adamw", loss="binary_crossentropy")
-            train = data.for_training(ds)
-            model.fit(train, steps_per_epoch=3, epochs=1, verbose=0)
-            t = time.perf_counter()
-            model.fit(train, steps_per_epoch=args.train_steps, epochs=1, verbose=0)
-            train_rate = args.train_steps * args.batch / (time.perf_counter() - t)
-            x, y = next(iter(train))  # the bare step: one batch already in memory, no input pipeline
-            for _ in range(3):
-                model.train_on_batch(x, y)
-            t = time.perf_counter()
-            for _ in range(args.train_steps):
-                model.train_on_batch(x, y)
-            step_only = args.train_steps * args.batch / (time.perf_counter() - t)
-            rows.append(("activation CNN training, fed by the pipeline", train_rate, train_rate / base))
-            rows.append(("activation CNN training step alone (one cached batch)", step_only, step_only / base))
-
-    lines = ["| what | mixes/s | × seed approach |", "|---|---:|---:|"]
-    lines += [f"| {name} | {rate:,.0f} | {ratio:.1f}× |" for name, rate, ratio in rows]
-    table = "\n".join(lines)
-    cpu = os.cpu_count()
-    header = (f"Activation pipeline: log-mel (128 bins) + activation labels, 1-4 instruments of {len(classes)}, "
-              f"0.348-s windows at 44.1 kHz, batch {args.batch}, {cpu} CPUs, TF {tf.__version__}")
-    print(header)
+    base = seed["median"]
+    rows = [("seed's loop: numpy + librosa, one mix at a time (warmed, no TensorFlow in the process)", seed),
+            ("tfaudio.data.mixtures: tf.data, whole batches (log-mel + activations)", mixing["pipeline"]),
+            ("on-device path: make_batch in one XLA-compiled function (log-mel + activations)", mixing["device"])]
+    rows += [(f"activation CNN training, {name}", s) for name, s in training.items()]
+    lines = ["| what | mixes/s, median (min–max) | × seed's loop (median) |", "|---|---:|---:|"]
+    lines += [f"| {name} | {_cell(s)} | {s['median'] / base:.1f}× |" for name, s in rows]
+    header = (f"Mixing: log-mel (128 bins) + activation labels, 1-4 of {len(info['classes'])} instruments, "
+              f"0.348-s windows at 44.1 kHz, batch {BATCH}, pool {info['windows']} windows; {os.cpu_count()} CPUs "
+              f"({platform.processor() or platform.machine()}), {args.repeats} repeats")
+    table = header + "\n\n" + "\n".join(lines)
+    if breakdown:
+        table += ("\n\nOne batch of 32, one thread, stage by stage (ms, median (min–max)):\n\n| stage | ms |\n|---|---:|\n"
+                  + "\n".join(f"| {name} | {_cell(s, 2)} |" for name, s in breakdown.items()))
     print(table)
-    if train_rate is not None:
-        print(f"training consumes {train_rate:,.0f} mixes/s; the pipeline makes {ours:,.0f}/s: "
-              + ("input-bound" if ours < 1.2 * train_rate else "not input-bound"))
     if args.out:
         with open(args.out, "w") as f:
-            f.write(header + "\n\n" + table + "\n")
+            f.write(table + "\n")
 
 
 if __name__ == "__main__":

@@ -76,3 +76,22 @@ def test_unknown_mixing_is_a_config_error():
 
     with pytest.raises(ConfigError, match="train.mixing 'gpu' is not one of"):
         TrainConfig(mixing="gpu")
+
+
+def test_bfloat16_inference_copy_keeps_the_weights_and_outputs_within_tolerance():
+    from tfaudio import models
+
+    keras.utils.set_random_seed(1)
+    model = models.build("activation_cnn", n_instruments=4, n_frames=16, n_bins=128)
+    fast = precision.with_policy(model, "mixed_bfloat16")
+    assert precision.policy_of(fast) == "mixed_bfloat16" and precision.policy_of(model) == "float32"
+    assert precision.with_policy(fast, "mixed_bfloat16") is fast and precision.with_policy(model, "float32") is model
+    for a, b in zip(model.weights, fast.weights):
+        assert b.dtype == "float32"
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    x = np.random.default_rng(0).uniform(-60, 0, (8, 16, 128)).astype(np.float32)
+    ref, out = model(x).numpy(), fast(x).numpy()
+    assert out.dtype == np.float32
+    # bfloat16 keeps 8 bits of mantissa: outputs in [0, 1] within 0.02, on the same side of 0.5 nearly always
+    assert np.abs(out - ref).max() < 0.02, np.abs(out - ref).max()
+    assert ((out >= 0.5) == (ref >= 0.5)).mean() > 0.98

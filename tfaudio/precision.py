@@ -42,3 +42,30 @@ def resolve(name: str) -> str:
     if tf.config.list_physical_devices("GPU"):
         return "mixed_float16"
     return "mixed_bfloat16" if cpu_has_bf16() else "float32"
+
+
+def policy_of(model) -> str:
+    """The compute policy of a Keras model's layers ("mixed" when they differ)."""
+    names = {layer.dtype_policy.name for layer in model.layers
+             if layer.__class__.__name__ != "InputLayer" and layer.name != "float32_output"}
+    return names.pop() if len(names) == 1 else "mixed"
+
+
+def with_policy(model, policy: str):
+    """`model` computing under Keras dtype policy `policy` ("auto" resolved): a clone with the same
+    weights (float32 variables), or `model` itself when it already does. Outputs are cast to float32."""
+    import keras
+
+    policy = resolve(policy)
+    if policy_of(model) == policy:
+        return model
+
+    def clone(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": policy})
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    if copy.output.dtype != "float32":
+        out = keras.layers.Activation("linear", dtype="float32", name="float32_output")(copy.output)
+        copy = keras.Model(copy.inputs, out, name=model.name)
+    return copy

@@ -1,0 +1,106 @@
+"""End-to-end `tfaudio predict` on a long file: real-time factor at float32 and mixed_bfloat16, and how far
+the bfloat16 activations are from the float32 ones.
+
+The file: `--minutes` minutes (default 60) of the built-in corpus's instruments at 44.1 kHz, 16-bit mono
+(rendered clips, mixed in twos and threes and tiled). Each precision runs `tfaudio predict activations FILE
+--precision P` in a fresh process, `--repeats` times; the wall time counts everything (start-up, decoding,
+features, the CNN, overlap-add, writing). Peak RSS from the child's rusage. Then the two activation
+matrices are compared.
+
+    python benchmarks/bench_inference.py [--minutes 60] [--repeats 3] [--out FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+SR = 44100
+
+
+def make_file(path: str, minutes: float) -> None:
+    """A long 16-bit WAV of rendered instruments (in a child process: TensorFlow stays out of this one)."""
+    code = f"""
+import numpy as np, soundfile as sf, tempfile
+from tfaudio import corpus, datasets, audio
+with tempfile.TemporaryDirectory() as tmp:
+    corpus.render_corpus(tmp, per_class=4, seed=1, sr={SR}, n_samples=3 * {SR}, progress=False)
+    clips = [audio.load(r.path, sr={SR})[0] for r in datasets.medley_solos_db(tmp, subset="training")]
+rng = np.random.default_rng(0)
+parts = []
+for _ in range(64):
+    k = rng.integers(1, 4)
+    parts.append(sum(clips[i] * rng.uniform(0.2, 0.5) for i in rng.choice(len(clips), k, replace=False)))
+block = np.concatenate(parts).astype(np.float32)
+n = int({minutes} * 60 * {SR})
+y = np.resize(block, n)
+sf.write({path!r}, np.clip(y, -1, 1), {SR}, subtype="PCM_16")
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(HERE))
+
+
+def run_predict(wav: str, out: str, precision: str) -> tuple[float, float]:
+    """Wall seconds and the child's peak RSS (MiB) of one `tfaudio predict` call."""
+    cmd = [sys.executable, "-m", "tfaudio", "predict", "activations", wav, "--out", out, "--overwrite",
+           "--precision", precision]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, cwd=os.path.dirname(HERE))
+    wall = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    seconds = args.minutes * 60
+    rows, outputs = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = os.path.join(tmp, "long.wav")
+        make_file(wav, args.minutes)
+        for precision in ("float32", "mixed_bfloat16"):
+            out = os.path.join(tmp, precision)
+            walls = []
+            for _ in range(args.repeats):
+                wall, peak = run_predict(wav, out, precision)
+                walls.append(wall)
+            outputs[precision] = np.load(os.path.join(out, "long.activations.npy"))
+            rows.append((precision, walls, peak))
+    a, b = outputs["float32"], outputs["mixed_bfloat16"]
+    diff = np.abs(a - b)
+    on_a, on_b = a >= 0.5, b >= 0.5
+    agree = float((on_a == on_b).mean())
+    lines = [f"`tfaudio predict activations` on a {args.minutes:g}-min 44.1-kHz file, {os.cpu_count()} CPUs, "
+             f"{args.repeats} runs each (fresh processes)", "",
+             "| precision | wall s, median (min–max) | × real time | peak RSS (MiB, the largest child so far) |",
+             "|---|---:|---:|---:|"]
+    for precision, walls, peak in rows:
+        med = statistics.median(walls)
+        lines.append(f"| {precision} | {med:.1f} ({min(walls):.1f}–{max(walls):.1f}) | {seconds / med:,.0f}× | "
+                     f"{peak:,.0f} |")
+    fp32, bf16 = (statistics.median(w) for _, w, _ in rows)
+    lines += ["", f"bfloat16 / float32 speed: {fp32 / bf16:.2f}×. Activations ({a.shape[0]} instruments × "
+                  f"{a.shape[1]:,} frames): max |bf16 − fp32| = {diff.max():.4f}, mean {diff.mean():.5f}; "
+                  f"cells on the same side of 0.5: {agree:.4%}."]
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
