@@ -245,3 +245,30 @@ def test_counter_based_draws_are_uniform_normal_and_per_seed():
     assert not np.allclose(draws.uniform(seeds[:100], 4, stream=1).numpy(), u[:100])
     folded = draws.fold_in(seeds[:100], 1).numpy()
     assert folded.dtype == np.int64 and len(np.unique(folded[:, 0])) == 100
+
+
+def test_input_pipelines_get_disjoint_shares_that_cover_the_stream():
+    pool = _pool(length=WIN)
+    mix = MixConfig()
+    feats = FeatureConfig(kind="log_mel", sr=44100)
+
+    def audio(ctx=None, n=16):
+        ds = data.mixtures([], pool.classes, mix, seed=6, features=feats, batch_size=None, num_mixes=n,
+                           pool=pool, input_context=ctx)
+        return [x["audio"] for x in ds.as_numpy_iterator()]
+
+    whole = audio()
+    shares = [audio(tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i)) for i in (0, 1)]
+    # every second mix of the one stream: disjoint, and together the whole stream
+    for i, share in enumerate(shares):
+        assert len(share) == 8
+        for a, b in zip(share, whole[i::2]):
+            np.testing.assert_array_equal(a, b)
+    keys = [{x.tobytes() for x in s} for s in shares]
+    assert not keys[0] & keys[1]
+    # files are split before decoding: each pipeline decodes its own files
+    recs = [Record(f"/x/{i}.wav", ("a",)) for i in range(5)]
+    parts = [data.shard_records(recs, tf.distribute.InputContext(2, i)) for i in (0, 1)]
+    assert [r.path for r in parts[0] + parts[1]] == sorted((r.path for r in recs), key=lambda p: (int(p[3]) % 2, p))
+    with pytest.raises(datasets.DatasetError, match="cannot be split among 8 input pipelines"):
+        data.shard_records(recs, tf.distribute.InputContext(8, 7))

@@ -380,6 +380,31 @@ def device_mixing_for(cfg: ExperimentConfig, model, train_recs, val_recs, classe
     return wrapped, train, val
 
 
+def _per_worker_input(cfg: ExperimentConfig, dist: Any, train_recs, classes: Sequence[str], input_kind: str,
+                      device: bool):
+    """The training input of a multi-worker run, each worker making only its own share: its slice of the
+    mix seeds (or of the files, decoded only there), batched per replica (`distribute_datasets_from_function`
+    with the workers' `tf.distribute.InputContext`)."""
+    import tensorflow as tf
+
+    t = cfg.train
+    replicas = dist.num_replicas_in_sync
+    if t.batch_size % replicas:
+        raise ConfigError(f"train.batch_size {t.batch_size} must be a multiple of the {replicas} replicas")
+
+    def make(ctx: tf.distribute.InputContext) -> tf.data.Dataset:
+        per_replica = dataclasses.replace(cfg, train=dataclasses.replace(t, batch_size=ctx.get_per_replica_batch_size(
+            t.batch_size)))
+        if device:
+            from tfaudio import data
+
+            seeds = data.mix_seeds(t.seed).shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
+            return seeds.batch(per_replica.train.batch_size, drop_remainder=True).prefetch(2)
+        return datasets_for(per_replica, train_recs, [], classes, input_kind, input_context=ctx)[0]
+
+    return dist.distribute_datasets_from_function(make)
+
+
 def atomic_checkpoints(run_dir: str | os.PathLike, monitor: str, write: bool = True, mode: str = "auto"):
     """A `keras.callbacks.Callback` (class `AtomicCheckpoints`) that saves `checkpoints/last.keras` every
     epoch and `checkpoints/best.keras` when `monitor` improves, each to a temporary name and then renamed.
@@ -645,10 +670,10 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
     else:
         train_ds, val_ds = datasets_for(cfg, train_recs, val_recs, classes, kind)
     if t.strategy == "multi_worker":
-        opts = tf.data.Options()
-        opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        train_ds = train_ds.with_options(opts)
-        if val_ds is not None:
+        train_ds = _per_worker_input(cfg, dist, train_recs, classes, kind, fit_model is not model)
+        if val_ds is not None:  # the small fixed validation set: split by element
+            opts = tf.data.Options()
+            opts.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
             val_ds = val_ds.with_options(opts)
     steps = t.steps_per_epoch
     if steps is None and cfg.task != "single_label":
