@@ -19,7 +19,8 @@ from typing import Any, Callable, NamedTuple
 
 from tfaudio.config import FeatureConfig, from_dict
 from tfaudio.errors import ConfigError
-from tfaudio.models import compact_cnn, configs, layers, seed000, seed001, seed003, seed004, svm as _svm
+from tfaudio.models import activation, compact_cnn, configs, image_cnn, layers, raw_waveform, recurrent, spectrogram
+from tfaudio.models import svm as _svm
 from tfaudio.models.configs import (ActivationCNNConfig, BiGRURawConfig, CNNLSTMConfig, CompactCNNConfig,
                                     DCNNRawConfig,
                                     FramesConfig, ImageCNNConfig, ModelConfig, MRPCNNConfig, RawCNNConfig,
@@ -36,23 +37,23 @@ class Entry(NamedTuple):
 
 
 _REGISTRY: dict[str, Entry] = {
-    "simple_rnn": Entry("000", RNNConfig, seed000.simple_rnn, "vanilla RNN over frames"),
-    "gru": Entry("000", RNNConfig, seed000.gru, "GRU over frames"),
-    "lstm": Entry("000", RNNConfig, seed000.lstm, "LSTM over frames"),
-    "bilstm": Entry("000", RNNConfig, seed000.bilstm, "bidirectional LSTM over frames"),
-    "cnn_stacked": Entry("000", StackedCNNConfig, seed000.cnn_stacked, "CNN over the N×N stacked waveform"),
-    "cnn_mrp": Entry("000", MRPCNNConfig, seed000.cnn_mrp, "CNN over the multi-resolution recurrence plot"),
-    "cnn_lstm": Entry("000", CNNLSTMConfig, seed000.cnn_lstm, "MRP CNN embedding -> LSTM (h0, c0) over frames"),
-    "activation_cnn": Entry("001", ActivationCNNConfig, seed001.activation_cnn,
+    "simple_rnn": Entry("000", RNNConfig, recurrent.simple_rnn, "vanilla RNN over frames"),
+    "gru": Entry("000", RNNConfig, recurrent.gru, "GRU over frames"),
+    "lstm": Entry("000", RNNConfig, recurrent.lstm, "LSTM over frames"),
+    "bilstm": Entry("000", RNNConfig, recurrent.bilstm, "bidirectional LSTM over frames"),
+    "cnn_stacked": Entry("000", StackedCNNConfig, image_cnn.cnn_stacked, "CNN over the N×N stacked waveform"),
+    "cnn_mrp": Entry("000", MRPCNNConfig, image_cnn.cnn_mrp, "CNN over the multi-resolution recurrence plot"),
+    "cnn_lstm": Entry("000", CNNLSTMConfig, image_cnn.cnn_lstm, "MRP CNN embedding -> LSTM (h0, c0) over frames"),
+    "activation_cnn": Entry("001", ActivationCNNConfig, activation.activation_cnn,
                             "Neuroment frame-wise activation CNN"),
-    "bigru_raw": Entry("003", BiGRURawConfig, seed003.bigru_raw, "BiGRU over waveform frames"),
-    "dcnn_raw": Entry("003", DCNNRawConfig, seed003.dcnn_raw, "1-D conv cells + two dense layers"),
-    "fcn_raw": Entry("003", RawCNNConfig, seed003.fcn_raw, "1-D conv cells, fully convolutional"),
-    "rfcn_raw": Entry("003", RawCNNConfig, seed003.rfcn_raw, "residual 1-D conv cells, fully convolutional"),
-    "rcnn_raw": Entry("003", RCNNRawConfig, seed003.rcnn_raw, "residual 1-D conv cells + BiGRU"),
-    "transformer": Entry("004", TransformerConfig, seed004.transformer, "Transformer encoder over log-mel frames"),
-    "resnet18": Entry("004", ResNet18Config, seed004.resnet18, "ResNet-18, one-channel spectrogram"),
-    "cnn_small": Entry("004", SmallCNNConfig, seed004.cnn_small, "three-conv CNN"),
+    "bigru_raw": Entry("003", BiGRURawConfig, raw_waveform.bigru_raw, "BiGRU over waveform frames"),
+    "dcnn_raw": Entry("003", DCNNRawConfig, raw_waveform.dcnn_raw, "1-D conv cells + two dense layers"),
+    "fcn_raw": Entry("003", RawCNNConfig, raw_waveform.fcn_raw, "1-D conv cells, fully convolutional"),
+    "rfcn_raw": Entry("003", RawCNNConfig, raw_waveform.rfcn_raw, "residual 1-D conv cells, fully convolutional"),
+    "rcnn_raw": Entry("003", RCNNRawConfig, raw_waveform.rcnn_raw, "residual 1-D conv cells + BiGRU"),
+    "transformer": Entry("004", TransformerConfig, spectrogram.transformer, "Transformer encoder over log-mel frames"),
+    "resnet18": Entry("004", ResNet18Config, spectrogram.resnet18, "ResNet-18, one-channel spectrogram"),
+    "cnn_small": Entry("004", SmallCNNConfig, spectrogram.cnn_small, "three-conv CNN"),
     "svm": Entry("004", SVMConfig, _svm.svm, "linear SVM on MFCC statistics (scikit-learn)"),
     "cnn_compact": Entry("—", CompactCNNConfig, compact_cnn.cnn_compact,
                          "compact VGG-style CNN with BN, mean+max pooling (pretrained msdb, irmas)"),

@@ -1,4 +1,4 @@
-"""Seed 003: raw-waveform multi-label models (BiGRU, DCNN, FCN, RFCN, RCNN)."""
+"""Multi-label models on the raw waveform (seed 003): BiGRU, DCNN, FCN, RFCN, RCNN."""
 from __future__ import annotations
 
 import keras

@@ -1,4 +1,4 @@
-"""Seed 001: the Neuroment activation CNN (§4.3)."""
+"""The Neuroment frame-level activation CNN (seed 001, §4.3)."""
 from __future__ import annotations
 
 import keras

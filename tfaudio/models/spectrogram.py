@@ -1,4 +1,5 @@
-"""Seed 004: Transformer encoder, ResNet-18 and the small CNN (the SVM baseline is in `svm.py`)."""
+"""Networks over log-mel spectrograms (seed 004): Transformer encoder, ResNet-18 and the small CNN
+(its SVM baseline is in `svm.py`)."""
 from __future__ import annotations
 
 import keras
