@@ -77,7 +77,7 @@ def main() -> None:
             for _ in range(args.repeats):
                 wall, peak = run_predict(wav, out, precision)
                 walls.append(wall)
-            outputs[precision] = np.load(os.path.join(out, "long.activations.npy"))
+            outputs[precision] = np.load(os.path.join(out, "long.npy"))
             rows.append((precision, walls, peak))
     a, b = outputs["float32"], outputs["mixed_bfloat16"]
     diff = np.abs(a - b)

@@ -1,5 +1,3 @@
-import sys
+from tfaudio.cli import run
 
-from tfaudio.cli import main
-
-sys.exit(main())
+run()

@@ -88,7 +88,7 @@ def wav_problem(f, size: int) -> str | None:
     if fmt[0] + min(fmt[1], 16) > size:
         return "WAV file is truncated inside its fmt chunk"
     f.seek(fmt[0])
-    tag, channels, rate = struct.unpack("<HHI", f.read(8))
+    tag, channels, rate = struct.unpack("<HHI", f.read(8).ljust(8, b"\0"))  # zero-padded, as decode_wav reads
     if fmt[1] < 16 or channels < 1 or rate < 1:
         return f"WAV fmt chunk is invalid ({fmt[1]} bytes, {channels} channels, {rate} Hz)"
     if data is None:

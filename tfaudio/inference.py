@@ -725,3 +725,6 @@ def write_prediction(result: Prediction, out_dir: str | os.PathLike, stem: str, 
                               threshold=result.threshold if result.task == "multi_label" else None)
         written.append(png)
     return written
+
+
+from tfaudio.stream import Stream  # noqa: E402,F401  (streaming inference: tfaudio/stream.py)

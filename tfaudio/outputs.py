@@ -1,32 +1,43 @@
-"""Output paths: one-line checks, durable writes, and temporary names that a later run can clean up.
+"""Output paths: one-line checks, the one durable writer, and temporary names that a later run can clean up.
 
 The rule every command follows: **nothing is deleted or overwritten that tfaudio did not create.**
+Every output of the project goes through this module:
 
 * `output_dir(path)` makes (or checks) a folder a command will write into, and turns every
   `OSError` (read-only, a file where a folder is expected, no space, ...) into one `OutputError` line.
-* `write_bytes` / `write_text` write a file to a unique temporary name next to it, fsync it and
-  rename it into place, so a reader sees the old file or the new one, never half of one; on failure
-  (e.g. ENOSPC) the temporary file is removed and the old file is left as it was.
+* `atomic_write(path, data)` (and its shorthands `write_bytes` / `write_text`) writes a file to a unique
+  temporary name next to it, fsyncs it, renames it into place and fsyncs the folder, so a reader sees
+  the old file or the new one, never half of one; on failure (e.g. ENOSPC, a kill) the old file is left
+  as it was. `data` may be a function that writes the temporary path (Keras, h5py, soundfile).
+* `atomic_replace_dir(new, path)` / `new_dir(path)` publish a folder built next to `path`: fsync of the
+  whole tree, then one rename, or, over an existing folder, one atomic exchange (``renameat2``), so
+  `path` is never missing or half-written.
 * `temp_dir(path)` makes a hidden sibling ``.NAME.tmp-PID-XXXX`` to build a folder in;
   `clean_stale(path)` removes such siblings whose process is gone (a killed export or render), and
   nothing else.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import errno
 import functools
 import logging
 import os
 import re
 import shutil
+import stat
+import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tfaudio.errors import TfaudioError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OutputError", "problem", "describe", "output_dir", "report_dir", "write_bytes", "write_text", "temp_dir",
+__all__ = ["OutputError", "problem", "describe", "output_dir", "report_dir", "atomic_write", "write_bytes", "write_text",
+           "atomic_replace_dir", "new_dir", "exchange", "fsync_tree", "recover_replaced", "temp_dir",
            "stale_siblings", "clean_stale", "is_empty_dir"]
 
 
@@ -126,34 +137,207 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` durably: unique temporary name, fsync, rename, fsync of the folder.
-    The file gets the permissions a plain `open(path, "w")` would give (0666 less the umask)."""
-    path = Path(path)
+def _fsync(path: Path) -> None:
+    """fsync a file, opened read-only (enough on Linux and macOS)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _temp_name(path: Path, suffix: str) -> tuple[int, str]:
+    """A new file ``.NAME.tmp-PID-XXXX<suffix>`` next to `path` (open fd, name): unique per writer, and
+    recognised by `clean_stale` once its process is gone."""
+    return tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", suffix=suffix, dir=path.parent)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str | Callable[[Path], object], *,
+                 suffix: str | None = None) -> Path:
+    """Write the file `path` durably: to a unique temporary name next to it, fsync it, rename it into
+    place, fsync the folder. A reader sees the old file or the new one, never half of one; on failure the
+    temporary file is removed, the old file is left as it was, and an `OSError` becomes one `OutputError`.
+
+    `data` is the content (bytes, or text written as UTF-8) or a function that writes the file at the
+    temporary path it is given, for writers that want a path (Keras ``model.save``, h5py, soundfile,
+    matplotlib). The temporary name ends in `suffix` (default: `path`'s own, e.g. ``.keras`` or
+    ``.weights.h5``, which such writers check). The file gets the permissions a plain ``open(path, "w")``
+    would give (0666 less the umask).
+    """
+    path = Path(path)
+    if suffix is None:
+        suffix = "".join(path.suffixes)[-32:] if callable(data) else ""
+    try:
+        fd, tmp = _temp_name(path, suffix)
     except OSError as e:
         raise OutputError(describe(e, path)) from None
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        if callable(data):
+            os.close(fd)
+            data(Path(tmp))
+            os.chmod(tmp, 0o666 & ~_umask())
+            _fsync(Path(tmp))
+        else:
+            os.fchmod(fd, 0o666 & ~_umask())
+            with os.fdopen(fd, "wb") as f:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        raise OutputError(describe(e, path)) from None
+        if isinstance(e, OSError) and not isinstance(e, TfaudioError):
+            raise OutputError(describe(e, path)) from None
+        raise
     _fsync_dir(path.parent)
     return path
 
 
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """`atomic_write` of bytes."""
+    return atomic_write(path, bytes(data))
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
-    """`write_bytes` of UTF-8 text."""
-    return write_bytes(path, text.encode("utf-8"))
+    """`atomic_write` of UTF-8 text."""
+    return atomic_write(path, str(text))
+
+
+def fsync_tree(folder: str | os.PathLike) -> None:
+    """fsync every file and folder under `folder` (and `folder`), deepest first, so that a rename that
+    publishes the folder publishes complete files."""
+    for root, dirs, files in os.walk(folder, topdown=False):
+        for name in files:
+            p = Path(root) / name
+            if stat.S_ISREG(p.lstat().st_mode):  # not links, FIFOs (opening one would block), ...
+                _fsync(p)
+        _fsync_dir(Path(root))
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+@functools.lru_cache(maxsize=1)
+def _renameat2() -> Callable[..., int] | None:
+    """glibc's ``renameat2`` (Linux 3.15+, glibc 2.28+), or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def exchange(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Swap the paths `a` and `b` in one atomic step (``renameat2(RENAME_EXCHANGE)``); False where the
+    system or file system cannot (then nothing was changed). Raises `OSError` for any other failure."""
+    fn = _renameat2()
+    if fn is None:
+        return False
+    if fn(_AT_FDCWD, os.fsencode(os.fspath(a)), _AT_FDCWD, os.fsencode(os.fspath(b)), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), os.fspath(b))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
+def recover_replaced(path: str | os.PathLike) -> list[Path]:
+    """Undo a replacement that a kill interrupted where `exchange` is not available (two renames): a
+    previous folder moved aside to ``.NAME.old-PID-...`` by a process that is gone is put back when
+    `path` is missing, and removed otherwise. Returns what it found."""
+    path = Path(path)
+    found = stale_siblings(path, ("old",))
+    for old in found:
+        if not os.path.lexists(path):
+            os.rename(old, path)
+            log.warning("%s: put back the previous version that a killed writer had moved aside", path)
+        else:
+            _remove(old)
+    return found
+
+
+def atomic_replace_dir(new: str | os.PathLike, path: str | os.PathLike, *, replace: bool = True) -> Path:
+    """Put the finished folder `new` (built next to `path`, e.g. in `temp_dir(path)`) at `path`.
+
+    Everything in `new` is fsynced first. When `path` is missing or an empty folder, `new` is renamed onto
+    it. Otherwise, with `replace`, the two are swapped in one atomic step (Linux ``renameat2`` with
+    ``RENAME_EXCHANGE``): `path` is a complete folder at every moment, the old one or the new one, and
+    stays a plain folder (no symlink), so every reader (Keras, ``tf.saved_model.load``, ``cp -r``) sees
+    what it always saw. The old folder is then removed. Where the exchange is not available (other
+    systems, some network file systems), the old folder is renamed aside to ``.NAME.old-PID-...`` and
+    `new` renamed in: `path` is missing for that instant, and a kill there is repaired by the next
+    `atomic_replace_dir` or `recover_replaced` of `path`. Without `replace` an existing non-empty `path`
+    is an `OutputError` (nothing is overwritten). `new` is gone afterwards either way on success.
+    """
+    new, path = Path(new), Path(path)
+    try:
+        recover_replaced(path)
+        fsync_tree(new)
+        try:
+            os.rename(new, path)  # path missing or an empty folder: one rename
+            _fsync_dir(path.parent)
+            return path
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not replace:
+                if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise OutputError(f"{path}: exists and is not empty (nothing there is overwritten)") from None
+                raise
+        if not path.is_dir():
+            raise OutputError(f"{path}: exists and is not a folder")
+        if exchange(new, path):
+            _fsync_dir(path.parent)
+            _remove(new)  # now the old folder
+            return path
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-{os.getpid()}-", dir=path.parent))
+        os.rename(path, old)  # onto the empty reserved name; `path` is missing until the next rename
+        try:
+            os.rename(new, path)
+        except OSError:
+            os.rename(old, path)
+            raise
+        _fsync_dir(path.parent)
+        _remove(old)
+        return path
+    except OutputError:
+        raise
+    except OSError as e:
+        raise OutputError(describe(e, path)) from None
+
+
+@contextlib.contextmanager
+def new_dir(path: str | os.PathLike, *, replace: bool = True) -> Iterator[Path]:
+    """Build a folder for `path` in a `temp_dir` and publish it with `atomic_replace_dir` when the
+    ``with`` block ends without an exception; the temporary folder is removed on any failure::
+
+        with outputs.new_dir(out) as tmp:
+            (tmp / "a.txt").write_text("...")   # plain writes: the folder is fsynced before it is published
+    """
+    path = Path(path)
+    tmp = temp_dir(path)
+    try:
+        yield tmp
+        atomic_replace_dir(tmp, path, replace=replace)
+    finally:
+        if os.path.lexists(tmp):
+            _remove(tmp)
 
 
 def temp_dir(path: str | os.PathLike) -> Path:
