@@ -442,3 +442,27 @@ def test_eager_calls_run_through_cached_graphs_with_the_eager_results():
     # inside a graph the function runs as it is (no nested tf.function)
     graph_out = tf.function(lambda t: F.log_mel(t, n_mels=64))(tf.constant(y))
     np.testing.assert_allclose(graph_out.numpy(), out.numpy(), atol=1e-5)
+
+
+def test_mel_filterbank_is_librosas_without_importing_it():
+    import subprocess
+    import sys
+    import warnings
+
+    import librosa
+
+    for sr, n_fft, n_mels, fmin, fmax, htk, norm in [(44100, 2048, 128, 27.5, 20000.0, False, "slaney"),
+                                                     (22050, 1024, 64, 0.0, 11025.0, True, None),
+                                                     (16000, 512, 40, 100.0, 4000.0, False, None),
+                                                     (48000, 4096, 96, 30.0, 16000.0, True, "slaney")]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm,
+                                      dtype=np.float32)
+        np.testing.assert_array_equal(F._mel_filters(sr, n_fft, n_mels, fmin, fmax, htk, norm), ref)
+    np.testing.assert_array_equal(F.mel_frequencies(128, 27.5, 20000.0),
+                                  librosa.mel_frequencies(130, fmin=27.5, fmax=20000.0)[1:-1])
+    code = ("import sys, numpy as np; from tfaudio import features; features.log_mel(np.zeros(15360, np.float32)); "
+            "print('librosa' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"  # log-mel needs no librosa import (about 1 s of start-up)

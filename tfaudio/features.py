@@ -130,11 +130,54 @@ def fft_frequencies(sr: float = 44100, n_fft: int = 2048) -> np.ndarray:
     return np.fft.rfftfreq(n_fft, 1.0 / sr)
 
 
+_MEL_SP = 200.0 / 3  # Slaney's mel scale: linear (200/3 Hz a mel) below 1 kHz, logarithmic above
+_MEL_LOG_HZ, _MEL_LOG_STEP = 1000.0, math.log(6.4) / 27.0
+
+
+def _hz_to_mel(f: np.ndarray, htk: bool) -> np.ndarray:
+    f = np.asanyarray(f, np.float64)
+    if htk:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    log_mel = _MEL_LOG_HZ / _MEL_SP
+    return np.where(f >= _MEL_LOG_HZ, log_mel + np.log(np.maximum(f, 1e-10) / _MEL_LOG_HZ) / _MEL_LOG_STEP,
+                    f / _MEL_SP)
+
+
+def _mel_to_hz(m: np.ndarray, htk: bool) -> np.ndarray:
+    m = np.asanyarray(m, np.float64)
+    if htk:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    log_mel = _MEL_LOG_HZ / _MEL_SP
+    return np.where(m >= log_mel, _MEL_LOG_HZ * np.exp(_MEL_LOG_STEP * (m - log_mel)), _MEL_SP * m)
+
+
+def _mel_points(n: int, fmin: float, fmax: float, htk: bool) -> np.ndarray:
+    """librosa.mel_frequencies(n, fmin, fmax, htk): `n` points evenly spaced in mels, in Hz."""
+    return _mel_to_hz(np.linspace(_hz_to_mel(fmin, htk), _hz_to_mel(fmax, htk), n), htk)
+
+
 def mel_frequencies(n_mels: int = 128, fmin: float = 27.5, fmax: float = 20000.0, htk: bool = False) -> np.ndarray:
     """Mel band centre frequencies (librosa.mel_frequencies), `(n_mels,)`."""
-    import librosa
+    return _mel_points(n_mels + 2, fmin, fmax, htk)[1:-1]
 
-    return librosa.mel_frequencies(n_mels=n_mels + 2, fmin=fmin, fmax=fmax, htk=htk)[1:-1]
+
+def _mel_filters(sr: float, n_fft: int, n_mels: int, fmin: float, fmax: float, htk: bool, norm: Any) -> np.ndarray:
+    """librosa.filters.mel (float32), `(n_mels, 1 + n_fft // 2)`, in numpy: librosa itself (and numba with
+    it, about 1 s) is imported only for a numeric `norm`."""
+    if norm not in (None, "slaney"):
+        import librosa
+
+        return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm,
+                                   dtype=np.float32)
+    weights = np.zeros((n_mels, 1 + n_fft // 2), np.float32)
+    points = _mel_points(n_mels + 2, fmin, fmax, htk)
+    step = np.diff(points)
+    ramps = np.subtract.outer(points, np.fft.rfftfreq(n_fft, 1.0 / sr))
+    for i in range(n_mels):
+        weights[i] = np.maximum(0, np.minimum(-ramps[i] / step[i], ramps[i + 2] / step[i + 1]))
+    if norm == "slaney":
+        weights *= (2.0 / (points[2:n_mels + 2] - points[:n_mels]))[:, np.newaxis]
+    return weights
 
 
 def cqt_frequencies(n_bins: int = 192, fmin: float = 27.5, bins_per_octave: int = 24) -> np.ndarray:
@@ -220,12 +263,9 @@ def _mel_basis(sr: float, n_fft: int, n_mels: int, fmin: float, fmax: float, htk
     """librosa's mel filterbank, transposed and cut to its non-zero STFT bins: (M[lo:hi], lo, hi)."""
     import warnings
 
-    import librosa
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "empty filters" is checked below, with a clearer message
-        M = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk,
-                                norm=norm, dtype=np.float32)
+        M = _mel_filters(sr, n_fft, n_mels, fmin, fmax, htk, norm)
     empty = np.flatnonzero(~M.any(axis=1))
     if len(empty):
         raise ConfigError(f"{len(empty)} of n_mels={n_mels} mel filters are empty with n_fft={n_fft} "
