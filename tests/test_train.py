@@ -189,3 +189,17 @@ def test_backup_is_written_atomically(tmp_path):
         cb.on_epoch_end(1)
     assert (tmp_path / "backup" / "latest.weights.h5").read_bytes() == good
     assert json.loads((tmp_path / "backup" / "training_metadata.json").read_text())["epoch"] == 1
+
+
+def test_backup_subclass_relies_only_on_what_this_keras_has(tmp_path):
+    """`atomic_backup` subclasses `keras.callbacks.BackupAndRestore` and replaces how it writes (Keras writes
+    the backup in place; its public `double_checkpoint` keeps a copy but still writes in place, and is not in
+    every Keras of the supported range). The subclass uses these private names: if a Keras release renames
+    them, this fails before any run does."""
+    import inspect
+
+    cb = keras.callbacks.BackupAndRestore(str(tmp_path / "b"))
+    for name in ("_weights_path", "_training_metadata_path", "_current_epoch", "_last_batch_seen", "backup_dir"):
+        assert hasattr(cb, name), name
+    assert "_save_model" in inspect.getsource(keras.callbacks.BackupAndRestore.on_epoch_end)
+    assert "_weights_path" in inspect.getsource(keras.callbacks.BackupAndRestore._load_model)
