@@ -22,7 +22,7 @@ def _programs(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated GM program numbers, got {text!r}") from None
 
 
-def _positive(text: str) -> int:
+def _positive_int_arg(text: str) -> int:
     try:
         v = int(text)
     except ValueError:
@@ -79,9 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the main job on the built-in corpus: render, train the activation CNN "
                                      "on mixes, evaluate, export, predict")
     d.add_argument("--out", default="tfaudio-demo", help="output folder (default: %(default)s)")
-    d.add_argument("--per-class", type=_positive, default=20, help="clips per class (default: %(default)s)")
-    d.add_argument("--epochs", type=_positive, default=20, help="training epochs (default: %(default)s)")
-    d.add_argument("--steps", type=_positive, default=100, help="steps per epoch (default: %(default)s)")
+    d.add_argument("--per-class", type=_positive_int_arg, default=20, help="clips per class (default: %(default)s)")
+    d.add_argument("--epochs", type=_positive_int_arg, default=20, help="training epochs (default: %(default)s)")
+    d.add_argument("--steps", type=_positive_int_arg, default=100, help="steps per epoch (default: %(default)s)")
     d.add_argument("--sequence-seconds", type=float, default=5.0,
                    help="seconds per instrument in the predicted sequence (default: %(default)s)")
     d.add_argument("--seed", type=int, default=0)
@@ -94,14 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a General MIDI SoundFont: timgm6mb (pretty_midi's TimGM6mb.sf2, the default), gmbank, "
                         "opl3, merlin, or an .sf2/.sf3 path; repeat it to render every class with each "
                         "(--per-class clips per class and SoundFont)")
-    r.add_argument("--per-class", type=_positive, default=20,
+    r.add_argument("--per-class", type=_positive_int_arg, default=20,
                    help="clips per class and SoundFont (default: %(default)s)")
     r.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     r.add_argument("--programs", type=_programs, default=None,
                    help="comma-separated GM programs (0-127) instead of the 8 Medley-Solos-DB classes")
-    r.add_argument("--sr", type=_positive, default=22050, help="sample rate (default: %(default)s)")
-    r.add_argument("--samples", type=_positive, default=65536, help="samples per clip (default: %(default)s)")
-    r.add_argument("--songs", type=_positive, default=None,
+    r.add_argument("--sr", type=_positive_int_arg, default=22050, help="sample rate (default: %(default)s)")
+    r.add_argument("--samples", type=_positive_int_arg, default=65536, help="samples per clip (default: %(default)s)")
+    r.add_argument("--songs", type=_positive_int_arg, default=None,
                    help="render N songs with per-instrument stems (format stems: SONG/mix.wav, SONG/stems/*.wav) "
                         "instead of the solo corpus")
     r.add_argument("--song-seconds", type=float, default=20.0, help="seconds per song (default: %(default)s)")
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="split to evaluate: training, validation, test (default) or the data's own name for "
                         "it; with --data also 'all' (every file)")
     e.add_argument("--out", required=True, help="report folder")
-    e.add_argument("--mixes", type=_positive, default=512,
+    e.add_argument("--mixes", type=_positive_int_arg, default=512,
                    help="mixes to evaluate activation and multi-label runs on (default: %(default)s)")
     e.add_argument("--threshold", type=float, default=None,
                    help="decision threshold for every class (default: the run's, chosen per class on its "
@@ -154,8 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--stream", action="store_true",
                     help="read raw PCM from standard input (AUDIO -) and write CSV rows (time, one column per class) "
                          "to standard output as each becomes final; memory stays constant")
-    pr.add_argument("--rate", type=_positive, default=None, help="--stream: input sample rate (default: the model's)")
-    pr.add_argument("--channels", type=_positive, default=1, help="--stream: interleaved channels (default: 1)")
+    pr.add_argument("--rate", type=_positive_int_arg, default=None, help="--stream: input sample rate (default: the model's)")
+    pr.add_argument("--channels", type=_positive_int_arg, default=1, help="--stream: interleaved channels (default: 1)")
     pr.add_argument("--sample-format", choices=["s16le", "f32le"], default="s16le",
                     help="--stream: 16-bit integer or 32-bit float, little-endian (default: %(default)s)")
     pr.add_argument("--plot", action="store_true", help="also write a PNG per file")

@@ -20,7 +20,7 @@ from tfaudio import draws
 from tfaudio.labels import activations as stem_activations
 from tfaudio.labels import activations_from_rms
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
-from tfaudio.datasets import Record, ScanResult, classes_of, encode_labels
+from tfaudio.datasets import Record, ScanResult, classes_of
 from tfaudio.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def decode(records: Sequence[Record], classes: Sequence[str] | None = None, sr: 
     return ds
 
 
-def frame_windows(audio: tf.Tensor, length: int, hop: int | None = None, pad_end: bool = False) -> tf.Tensor:
+def cut_windows(audio: tf.Tensor, length: int, hop: int | None = None, pad_end: bool = False) -> tf.Tensor:
     """Cut `(samples,)` into `(windows, length)`; a clip shorter than one window is zero-padded to one."""
     hop = hop or length
     audio = tf.convert_to_tensor(audio, tf.float32)
@@ -76,7 +76,7 @@ def windows(ds: tf.data.Dataset, length: int, hop: int | None = None, min_rms_db
     """
 
     def split(audio, label):
-        w = frame_windows(audio, length, hop, pad_end)
+        w = cut_windows(audio, length, hop, pad_end)
         labels = tf.repeat(tf.expand_dims(label, 0), tf.shape(w)[0], axis=0)
         return tf.data.Dataset.from_tensor_slices((w, labels))
 

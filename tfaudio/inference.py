@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["WindowPlan", "window_plan", "ola_weights", "check_model", "Predictor", "predictor",
            "Prediction", "predict_audio", "predict_file", "prediction_files", "write_prediction", "StreamResampler",
-           "frame_windows", "overlap_add", "predict_waveform_graph"]
+           "plan_windows", "overlap_add", "predict_waveform_graph"]
 
 #: Windows per model call (inside the graph the windows of a long input go through in chunks of this).
 DEFAULT_BATCH_WINDOWS = 64
@@ -166,7 +166,7 @@ def check_model(model: Any, spec: RunSpec) -> int:
 # the graph core (used in memory, streamed, and inside the SavedModel)
 
 
-def frame_windows(waveform: tf.Tensor, plan: WindowPlan) -> tuple[tf.Tensor, tf.Tensor]:
+def plan_windows(waveform: tf.Tensor, plan: WindowPlan) -> tuple[tf.Tensor, tf.Tensor]:
     """`(batch, samples)` -> (windows `(batch, n, window)`, n): zero-padded at the end."""
     waveform = tf.convert_to_tensor(waveform, tf.float32)
     samples = tf.shape(waveform)[1]
@@ -233,7 +233,7 @@ def predict_waveform_graph(model: Any, spec: RunSpec, plan: WindowPlan, waveform
     waveform = tf.convert_to_tensor(waveform, tf.float32)
     batch = tf.shape(waveform)[0]
     samples = tf.shape(waveform)[1]
-    windows, n = frame_windows(waveform, plan)
+    windows, n = plan_windows(waveform, plan)
     flat = tf.reshape(windows, [-1, plan.window])
     y = predict_windows_graph(model, spec, flat, batch_windows)
     if plan.activation:
@@ -294,7 +294,7 @@ class Predictor:
     def _eager_waveform(self, y: np.ndarray) -> dict[str, np.ndarray]:
         """`predict_waveform_graph` for a model called eagerly (same windows, same stitching)."""
         plan = self.plan
-        windows, n = frame_windows(tf.convert_to_tensor(y), plan)
+        windows, n = plan_windows(tf.convert_to_tensor(y), plan)
         batch, n = y.shape[0], int(n)
         w = self.windows(windows.numpy().reshape(-1, plan.window))
         if plan.activation:

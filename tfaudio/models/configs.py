@@ -15,14 +15,14 @@ from tfaudio.errors import ConfigError
 INPUTS = ("features", "audio")
 
 
-def _positive(cfg: Any, *names: str) -> None:
+def _check_positive(cfg: Any, *names: str) -> None:
     for name in names:
         v = getattr(cfg, name)
         if v is not None and v <= 0:
             raise ConfigError(f"{type(cfg).__name__}.{name} must be positive, got {v}")
 
 
-def _positive_tuple(cfg: Any, *names: str, allow_empty: bool = False) -> None:
+def _check_positive_tuple(cfg: Any, *names: str, allow_empty: bool = False) -> None:
     for name in names:
         v = getattr(cfg, name)
         if isinstance(v, list):
@@ -51,7 +51,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.input not in INPUTS:
             raise ConfigError(f"{type(self).__name__}.input must be one of {INPUTS}, got {self.input!r}")
-        _positive(self, "n_classes")
+        _check_positive(self, "n_classes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,7 @@ class FramesConfig(ModelConfig):
             object.__setattr__(self, "features", from_dict(FeatureConfig, self.features))
         if not isinstance(self.features, FeatureConfig):
             raise ConfigError(f"{type(self).__name__}.features must be a FeatureConfig, got {self.features!r}")
-        _positive(self, "n_frames", "n_bins", "n_samples")
+        _check_positive(self, "n_frames", "n_bins", "n_samples")
         name = type(self).__name__
         if self.input == "audio":
             if self.features.kind == "none":
@@ -114,7 +114,7 @@ class RNNConfig(FramesConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive_tuple(self, "units")
+        _check_positive_tuple(self, "units")
         _rate(self, "dropout")
 
 
@@ -135,8 +135,8 @@ class ImageCNNConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive(self, "n_samples", "kernel_size", "pool_size", "embedding")
-        _positive_tuple(self, "filters")
+        _check_positive(self, "n_samples", "kernel_size", "pool_size", "embedding")
+        _check_positive_tuple(self, "filters")
         _rate(self, "dropout")
 
 
@@ -151,8 +151,8 @@ class StackedCNNConfig(ImageCNNConfig):
 
 
 def _check_mrp(cfg: Any) -> None:
-    _positive(cfg, "size")
-    _positive_tuple(cfg, "window_sizes")
+    _check_positive(cfg, "size")
+    _check_positive_tuple(cfg, "window_sizes")
     bad = [w for w in cfg.window_sizes if w % cfg.size]
     if bad:
         raise ConfigError(f"{type(cfg).__name__}: window_sizes {bad} are not multiples of size={cfg.size}")
@@ -196,8 +196,8 @@ class CNNLSTMConfig(FramesConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_mrp(self)
-        _positive(self, "kernel_size", "pool_size", "embedding", "units")
-        _positive_tuple(self, "filters")
+        _check_positive(self, "kernel_size", "pool_size", "embedding", "units")
+        _check_positive_tuple(self, "filters")
         _rate(self, "dropout")
 
 
@@ -223,8 +223,8 @@ class ActivationCNNConfig(FramesConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive_tuple(self, "filters", "kernel_sizes", "pools")
-        _positive_tuple(self, "dropout_after", allow_empty=True)
+        _check_positive_tuple(self, "filters", "kernel_sizes", "pools")
+        _check_positive_tuple(self, "dropout_after", allow_empty=True)
         _rate(self, "spatial_dropout")
         if not len(self.filters) == len(self.kernel_sizes) == len(self.pools):
             raise ConfigError("ActivationCNNConfig: filters, kernel_sizes and pools need one entry per conv pair")
@@ -258,7 +258,7 @@ class RawConfig(ModelConfig):
         if self.input != "audio":
             raise ConfigError(f'{type(self).__name__}: raw-waveform models take input="audio", got {self.input!r}')
         super().__post_init__()
-        _positive(self, "n_samples")
+        _check_positive(self, "n_samples")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,8 +274,8 @@ class BiGRURawConfig(RawConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive_tuple(self, "units")
-        _positive(self, "frame_length")
+        _check_positive_tuple(self, "units")
+        _check_positive(self, "frame_length")
         _rate(self, "dropout")
         if self.frame_length > self.n_samples:
             raise ConfigError(f"BiGRURawConfig: frame_length {self.frame_length} > n_samples {self.n_samples}")
@@ -297,8 +297,8 @@ class RawCNNConfig(RawConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive_tuple(self, "filters")
-        _positive(self, "kernel_size", "pool_size")
+        _check_positive_tuple(self, "filters")
+        _check_positive(self, "kernel_size", "pool_size")
         _rate(self, "dropout")
         if self.n_samples < self.pool_size ** len(self.filters):
             raise ConfigError(f"{type(self).__name__}: n_samples={self.n_samples} is shorter than the total "
@@ -313,7 +313,7 @@ class DCNNRawConfig(RawCNNConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive(self, "dense_units")
+        _check_positive(self, "dense_units")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -324,7 +324,7 @@ class RCNNRawConfig(RawCNNConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive_tuple(self, "gru_units")
+        _check_positive_tuple(self, "gru_units")
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,7 +347,7 @@ class TransformerConfig(FramesConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive(self, "n_layers", "n_heads", "d_model", "d_ff", "max_length")
+        _check_positive(self, "n_layers", "n_heads", "d_model", "d_ff", "max_length")
         _rate(self, "dropout")
         if self.d_model % self.n_heads:
             raise ConfigError(f"TransformerConfig: d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
@@ -371,8 +371,8 @@ class ResNet18Config(FramesConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive_tuple(self, "widths", "blocks")
-        _positive(self, "stem_kernel", "stem_stride")
+        _check_positive_tuple(self, "widths", "blocks")
+        _check_positive(self, "stem_kernel", "stem_stride")
         if len(self.widths) != len(self.blocks):
             raise ConfigError("ResNet18Config: widths and blocks need one entry per stage")
 
@@ -393,8 +393,8 @@ class SmallCNNConfig(FramesConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive_tuple(self, "filters")
-        _positive(self, "kernel_size", "pool_size", "hidden")
+        _check_positive_tuple(self, "filters")
+        _check_positive(self, "kernel_size", "pool_size", "hidden")
         _rate(self, "dropout")
         if self.n_frames is None:
             raise ConfigError("SmallCNNConfig: n_frames must be fixed (the CNN flattens)")
@@ -410,7 +410,7 @@ class CompactCNNConfig(FramesConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive_tuple(self, "filters")
+        _check_positive_tuple(self, "filters")
         _rate(self, "dropout")
 
 
@@ -436,4 +436,4 @@ class SVMConfig(FramesConfig):
             raise ConfigError(f'SVMConfig.pooling must be "stats" or "flatten", got {self.pooling!r}')
         if self.pooling == "flatten" and self.n_frames is None:
             raise ConfigError('SVMConfig: pooling="flatten" needs a fixed n_frames')
-        _positive(self, "C")
+        _check_positive(self, "C")
