@@ -53,6 +53,10 @@ _OVERSAMPLE = 1024
 # Outputs per convolution step at least (see `_plan`).
 _MIN_PHASES = 32
 
+#: Sample rates a file may declare (Hz); others are refused as implausible (`decode_audio`, `load`).
+MIN_RATE = 1000
+MAX_RATE = 1_000_000
+
 _WAVE_FORMAT_PCM = 1
 _WAVE_FORMAT_IEEE_FLOAT = 3
 _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
@@ -598,6 +602,13 @@ def _decode_report(contents: tf.Tensor, sr: int | tf.Tensor | None, mono: bool,
     # The decoders do not fail on bad input (tfio's ops aside): they report (ok, problem).
     audio, rate, ok, problem = tf.cond(use_wav, wav, other)
     audio.set_shape([None, None])
+    # A header's rate outside MIN_RATE..MAX_RATE (a 32-bit field: up to 4 GHz; 1 Hz would make a 2-kB file
+    # resample to 22 M samples) is refused rather than trusted.
+    rate64 = tf.where(use_wav, h["rate"], tf.cast(rate, tf.int64))
+    plausible = (rate64 >= MIN_RATE) & (rate64 <= MAX_RATE)
+    problem = tf.where(ok & ~plausible, tf.strings.format(
+        "implausible sample rate ({} Hz; expected " + f"{MIN_RATE} to {MAX_RATE})", rate64), problem)
+    ok = ok & plausible
     problem = tf.where(size > 0, problem, "file is empty (0 bytes)")
     ok = ok & (size > 0)
     if check_finite:

@@ -688,9 +688,7 @@ def render_corpus(
     out = outputs.temp_dir(final)  # rendered here, renamed into place when complete
     try:
         _render_corpus_into(out, instruments, per_class, seed, renderers, sr, n_samples, clips_per_song, progress)
-        if final.is_dir():
-            final.rmdir()  # empty: checked above
-        os.rename(out, final)
+        outputs.atomic_replace_dir(out, final, replace=False)  # fsync, rename (onto `final` if it is empty)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
@@ -712,8 +710,6 @@ def _render_corpus_into(out: Path, instruments: list[Instrument], per_class: int
     import soundfile as sf
     from tqdm.auto import tqdm
 
-    from tfaudio import outputs
-
     audio_dir = out / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
     clip_s = n_samples / sr
@@ -734,7 +730,7 @@ def _render_corpus_into(out: Path, instruments: list[Instrument], per_class: int
                     for clip in song:
                         uid = str(uuid.UUID(bytes=rng.bytes(16), version=4))
                         name = f"Medley-solos-DB_{subset}-{inst_id}_{uid}.wav"
-                        _write_atomic(sf, audio_dir / name, clip, sr)
+                        _write_wav(sf, audio_dir / name, clip, sr)
                         rows.append(dict(subset=subset, instrument=inst.name, instrument_id=inst_id,
                                          song_id=song_counter, uuid4=uid, soundfont=renderer.name,
                                          program=program))
@@ -746,7 +742,7 @@ def _render_corpus_into(out: Path, instruments: list[Instrument], per_class: int
     w = csv.DictWriter(text, fieldnames=list(CORPUS_COLUMNS), lineterminator="\r\n")
     w.writeheader()
     w.writerows(rows)
-    outputs.write_text(out / METADATA, text.getvalue())
+    (out / METADATA).write_text(text.getvalue())  # in the unpublished folder: fsynced when it is published
 
 
 def pick_program(programs: Sequence[int], rng: np.random.Generator) -> int:
@@ -775,10 +771,9 @@ def _render_song(renderer: Renderer, inst: Instrument, programs: Sequence[int], 
                        f"{renderer.soundfont}; does the SoundFont have these presets?")
 
 
-def _write_atomic(sf, path: Path, y: np.ndarray, sr: int, subtype: str = "PCM_16") -> None:
-    tmp = path.with_name(path.name + ".part")
-    sf.write(str(tmp), y, sr, subtype=subtype, format="WAV")
-    os.replace(tmp, path)
+def _write_wav(sf, path: Path, y: np.ndarray, sr: int, subtype: str = "PCM_16") -> None:
+    """A WAV in a folder that is not yet published (`tfaudio.outputs.atomic_replace_dir` fsyncs it)."""
+    sf.write(str(path), y, sr, subtype=subtype, format="WAV")
 
 
 def render_sequence(
@@ -859,9 +854,10 @@ def render_songs(
     """
     import json
     import shutil
-    import tempfile
 
     from tqdm.auto import tqdm
+
+    from tfaudio import outputs
 
     insts = [_resolve(i) for i in instruments]
     names = [i.name for i in insts]
@@ -916,7 +912,7 @@ def render_songs(
         if m > 0:
             stems *= np.float32(peak / m)
             mix = _sum_stems(stems)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-{os.getpid()}-", dir=out))
+        tmp = outputs.temp_dir(final)
         try:
             (tmp / "stems").mkdir()
             for inst, stem in zip(chosen, stems):
@@ -927,10 +923,9 @@ def render_songs(
                     "instruments": [{"name": inst.name, "program": prog, "start": a, "end": b,
                                      "stem": f"stems/{inst.name.replace(' ', '_')}.wav", "level": lv}
                                     for inst, (a, b), lv, prog in zip(chosen, schedule, levels, programs)]}
-            part = tmp / "song.json.part"
-            part.write_text(json.dumps(meta, indent=2) + "\n")
-            os.replace(part, tmp / "song.json")
-            os.rename(tmp, final)  # fails, rather than overwrite, if the song appeared meanwhile
+            (tmp / "song.json").write_text(json.dumps(meta, indent=2) + "\n")
+            # fsync, rename; fails, rather than overwrite, if the song appeared meanwhile
+            outputs.atomic_replace_dir(tmp, final, replace=False)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -940,18 +935,17 @@ def render_songs(
 
 
 def _write_float_wav(path: Path, y: np.ndarray, sr: int) -> None:
-    """A mono 32-bit float WAV (fmt, fact, data), written to a temporary name and renamed. Written here
-    rather than by libsndfile, whose float WAVs carry a PEAK chunk with a time stamp: the same song
-    rendered twice gives the same bytes."""
+    """A mono 32-bit float WAV (fmt, fact, data), in a folder that is not yet published (a song's
+    temporary folder: `tfaudio.outputs.atomic_replace_dir` fsyncs it). Written here rather than by
+    libsndfile, whose float WAVs carry a PEAK chunk with a time stamp: the same song rendered twice
+    gives the same bytes."""
     import struct
 
     data = np.ascontiguousarray(y, "<f4").tobytes()
     fmt = struct.pack("<HHIIHHH", 3, 1, int(sr), int(sr) * 4, 4, 32, 0)  # WAVE_FORMAT_IEEE_FLOAT, cbSize 0
     body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<II", 4, len(y))
             + b"data" + struct.pack("<I", len(data)) + data)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
-    os.replace(tmp, path)
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
 
 
 def _sum_stems(stems: np.ndarray) -> np.ndarray:
@@ -1025,9 +1019,7 @@ def render_irmas_excerpts(out: str | os.PathLike, n_songs: int = 20, seconds: fl
                     (part / f"{stem}.txt").write_text("".join(f"{lab}\t\n" for lab in sorted(labels)))
                     count += 1
                 start = seg.stop
-        if final.is_dir():
-            final.rmdir()
-        os.rename(tmp / "excerpts", final)
+        outputs.atomic_replace_dir(tmp / "excerpts", final, replace=False)  # fsync, rename
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("wrote %d excerpts of %d songs into %s", count, len(songs), final)

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from tfaudio.errors import DatasetError
+from tfaudio.errors import DatasetError, printable
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,9 @@ class Scan:
     def skip(self, path: str | os.PathLike, problem: str) -> None:
         if self.strict:
             raise DatasetError(path, problem)
+        problem = printable(problem)  # one line, even when it quotes a file name with a line break in it
         self.skipped.append((os.fspath(path), problem))
-        log.warning("skipped %s: %s", os.fspath(path), problem)
+        log.warning("skipped %s: %s", printable(os.fspath(path)), problem)
 
     def add(self, path: Path, labels: Sequence[str], subset: str | None, **meta: Any) -> None:
         problem = check_file(path, self.verify)
@@ -356,6 +357,10 @@ def nsynth(root: str | os.PathLike, split: str, strict: bool = False, verify: st
         examples = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DatasetError(meta_path, f"malformed metadata: not valid JSON ({e})") from None
+    except RecursionError:
+        raise DatasetError(meta_path, "malformed metadata: JSON nested too deeply") from None
+    except OSError as e:
+        raise DatasetError(meta_path, f"cannot read the metadata ({(e.strerror or str(e)).lower()})") from None
     if not isinstance(examples, dict):
         raise DatasetError(meta_path, "malformed metadata: expected an object keyed by note_str")
     scan = Scan(root, strict, verify)
@@ -365,13 +370,18 @@ def nsynth(root: str | os.PathLike, split: str, strict: bool = False, verify: st
         if not family:
             scan.skip(f"{meta_path}[{note_str}]", "malformed metadata: no instrument_family_str")
             continue
+        qualities = ex.get("qualities_str") or []
+        if not isinstance(family, str) or not isinstance(qualities, list):
+            scan.skip(f"{meta_path}[{note_str}]", "malformed metadata: instrument_family_str must be text and "
+                                                  "qualities_str a list")
+            continue
         try:
             path = inside(base / "audio", f"{note_str}.wav")
         except DatasetError as e:
             scan.skip(e.path, e.problem)
             continue
         scan.add(path, (family,), split, pitch=ex.get("pitch"), velocity=ex.get("velocity"),
-                 source=ex.get("instrument_source_str"), qualities=tuple(ex.get("qualities_str") or ()))
+                 source=ex.get("instrument_source_str"), qualities=tuple(qualities))
     return scan.done(f"NSynth {split} at {root}")
 
 
@@ -408,7 +418,8 @@ def from_csv(path: str | os.PathLike, root: str | os.PathLike | None = None, str
     if "path" not in cols or "label" not in cols:
         raise DatasetError(path, f"malformed manifest: needs columns path,label[,subset]; found {cols}")
     for line, row in enumerate(reader, start=2):
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+        # cells beyond the header (csv's key None, a list) are ignored, as in the stems manifest
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
         where = f"{path}:{line}"
         labels = tuple(dict.fromkeys(s.strip() for s in row["label"].split(separator) if s.strip()))
         if not row["path"] or not labels:

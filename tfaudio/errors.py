@@ -4,6 +4,12 @@ from __future__ import annotations
 import os
 
 
+def printable(text: str) -> str:
+    """`text` with line breaks and other unprintable characters escaped (``\\n``, ``\\x00``, ``\\udcff``), so
+    a message that quotes a file name stays one line and can be printed in any encoding."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class TfaudioError(Exception):
     """Base class: its str() is the one line shown to a user."""
 
@@ -14,7 +20,7 @@ class AudioFileError(TfaudioError, ValueError):
     def __init__(self, path: str | os.PathLike | None, problem: str):
         self.path = None if path is None else os.fspath(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+        super().__init__(printable(f"{self.path}: {problem}" if self.path else problem))
 
 
 class DatasetError(TfaudioError, ValueError):
@@ -23,7 +29,7 @@ class DatasetError(TfaudioError, ValueError):
     def __init__(self, path: str | os.PathLike | None, problem: str):
         self.path = None if path is None else os.fspath(path)
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+        super().__init__(printable(f"{self.path}: {problem}" if self.path else problem))
 
 
 class ConfigError(TfaudioError, ValueError):

@@ -205,7 +205,13 @@ def _check(key: str, value: Any, annotation: str) -> Any:
             return value
         raise ConfigError(f"{key}: expected {annotation}, got {value!r}")
     if isinstance(value, int) and ("int" in types or "float" in types):
-        return float(value) if "int" not in types else value
+        if "int" in types:
+            return value
+        try:
+            return float(value)
+        except OverflowError:
+            raise ConfigError(f"{key}: a {len(str(abs(value)))}-digit number is too large (expected {annotation})") \
+                from None
     if isinstance(value, float) and "float" in types:
         return value
     if isinstance(value, float) and "int" in types and value.is_integer():
@@ -297,20 +303,52 @@ def _deepcopy(d: Any) -> Any:
     return d
 
 
+#: Bounds on an experiment YAML (the shipped ones have < 100 values, 3 levels): its size in bytes, and the
+#: values and nesting depth it expands to (YAML aliases can make a 1-kB file expand a billion-fold).
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_VALUES = 10_000
+MAX_CONFIG_DEPTH = 32
+
+
+def _check_expansion(data: Any, path: Path) -> None:
+    """ConfigError unless `data` expands to at most MAX_CONFIG_VALUES values, MAX_CONFIG_DEPTH deep (an
+    alias counts each time it is used, so a recursive alias or a "billion laughs" file is refused)."""
+    stack, count = [(data, 0)], 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES or depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"{path}: the config expands to more than {MAX_CONFIG_VALUES} values or "
+                              f"{MAX_CONFIG_DEPTH} levels (YAML aliases?); refused")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for kv in node.items() for v in kv)
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, depth + 1) for v in node)
+
+
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """The top-level mapping of an experiment YAML; ConfigError naming the file for anything else (not
+    found, not UTF-8, not YAML, too large, aliases that expand without bound, nested too deeply)."""
     import yaml
 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: config file is larger than {MAX_CONFIG_BYTES >> 20} MB")
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: the config is nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config ({(e.strerror or str(e)).lower()})") from None
+    _check_expansion(data, path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data

@@ -87,14 +87,11 @@ def to_markdown(rows: Sequence[Mapping[str, Any]], objective: str, title: str = 
 
 def write_tables(rows: Sequence[Mapping[str, Any]], objective: str, out_dir: str | os.PathLike,
                  title: str = "") -> tuple[Path, Path]:
-    """`out_dir/results.csv` and `out_dir/results.md` (each written to a temporary name, then renamed)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """`out_dir/results.csv` and `out_dir/results.md` (each through `tfaudio.outputs.atomic_write`)."""
+    from tfaudio import outputs
+
+    out = outputs.output_dir(out_dir, "tuning folder")
     paths = []
     for name, text in (("results.csv", to_csv(rows, objective)), ("results.md", to_markdown(rows, objective, title))):
-        path = out / name
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        paths.append(path)
+        paths.append(outputs.write_text(out / name, text))
     return paths[0], paths[1]

@@ -412,9 +412,9 @@ def export_best(tuner, trial, hypermodel: TfaudioHyperModel, best_cfg: Experimen
     (run / "checkpoints").mkdir(parents=True, exist_ok=True)
     write_json(best_cfg.to_dict(), run / "config.json")
     write_spec(spec, run)
-    tmp = run / "checkpoints" / ".best.tmp.keras"
-    model.save(tmp)
-    os.replace(tmp, run / "checkpoints" / "best.keras")
+    from tfaudio import outputs
+
+    outputs.atomic_write(run / "checkpoints" / "best.keras", model.save)
     from tfaudio.export import export_saved_model  # the export command's code
 
     return export_saved_model(model, spec, out / "best")
