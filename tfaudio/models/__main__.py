@@ -11,8 +11,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     table = summary_table()
     if argv:
+        from tfaudio import outputs
+
         Path(argv[0]).parent.mkdir(parents=True, exist_ok=True)
-        Path(argv[0]).write_text(table)
+        outputs.write_text(argv[0], table)
     else:
         sys.stdout.write(table)
     return 0

@@ -82,9 +82,7 @@ def package(run_dir: str | os.PathLike, name: str, card_data: dict[str, Any] | N
     bare.set_weights(model.get_weights())
     dest = _HERE / name
     (dest / "checkpoints").mkdir(parents=True, exist_ok=True)
-    tmp = dest / "checkpoints" / f".best.tmp-{os.getpid()}.keras"
-    bare.save(tmp)
-    os.replace(tmp, dest / "checkpoints" / "best.keras")
+    outputs.atomic_write(dest / "checkpoints" / "best.keras", bare.save)
     for f in ("run.json", "config.json", "splits.json"):
         if (run_dir / f).is_file():
             outputs.write_bytes(dest / f, (run_dir / f).read_bytes())
