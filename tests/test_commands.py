@@ -107,3 +107,21 @@ def test_demo_at_tiny_size(cache, tmp_path, capsys):
     for rel in ("run/checkpoints/best.keras", "report/metrics.json", "report/sequence/metrics.json",
                 "saved_model/saved_model.pb", "prediction/sequence.npy", "prediction/sequence.png", "sequence.wav"):
         assert (tmp_path / rel).is_file(), rel
+
+
+def test_a_command_plugin_that_fails_to_load_says_so_in_one_line(monkeypatch, capsys):
+    from importlib import metadata
+
+    from tfaudio import cli
+
+    class Broken:
+        name = "tune"
+
+        def load(self):
+            raise ImportError("cannot import name 'x'")
+
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [Broken()])
+    monkeypatch.setattr(cli, "_PLUGIN_ERRORS", {})
+    assert cli.main(["tune", "neuroment_mel", "--out", "x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["tfaudio: error: the 'tune' command did not load (ImportError: cannot import name 'x')"]

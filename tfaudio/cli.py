@@ -211,9 +211,13 @@ def _load_plugins(sub: argparse._SubParsersAction) -> dict[str, Callable[[argpar
     for ep in entry_points(group="tfaudio.commands"):
         try:
             handlers.update(ep.load()(sub))
-        except Exception as e:  # a broken plugin must not break the other commands
+        except Exception as e:  # a broken plugin must not break the other commands; asked for, it is one line
+            _PLUGIN_ERRORS[ep.name] = f"{type(e).__name__}: {e}"
             log.debug("command plugin %s failed to load: %s", ep.name, e)
     return handlers
+
+
+_PLUGIN_ERRORS: dict[str, str] = {}  # command -> why its plugin did not load
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -845,6 +849,11 @@ def sub_help(parser: argparse.ArgumentParser, name: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in _PLUGIN_ERRORS:
+        print(f"tfaudio: error: the {command!r} command did not load ({_PLUGIN_ERRORS[command]})", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
