@@ -217,7 +217,9 @@ def _sf_decode(data: Any) -> tuple[np.ndarray, np.int32, bytes]:
     if isinstance(data, np.ndarray):
         data = data.item()
     try:
-        y, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        from tfaudio.headers import SeekSafe
+
+        y, rate = sf.read(SeekSafe(io.BytesIO(data)), dtype="float32", always_2d=True)
     except Exception as e:  # noqa: BLE001 - any decoder failure becomes one clear line
         from tfaudio.headers import decoder_problem
 

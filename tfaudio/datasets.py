@@ -121,7 +121,7 @@ def check_file(path: str | os.PathLike, verify: str = "header") -> str | None:
 
         try:
             quiet = headers.quiet_stderr if kind == "mp3" else contextlib.nullcontext
-            with open(path, "rb") as raw, quiet(), sf.SoundFile(raw) as f:  # as tfaudio.audio decodes bytes
+            with open(path, "rb") as raw, quiet(), sf.SoundFile(headers.SeekSafe(raw)) as f:  # as audio decodes
                 frames = f.frames
         except Exception as e:  # soundfile raises RuntimeError/LibsndfileError
             return headers.decoder_problem(e)

@@ -13,7 +13,7 @@ import os
 import struct
 import sys
 import threading
-from typing import Iterator
+from typing import Any, Iterator
 
 from tfaudio.errors import AudioFileError
 
@@ -127,3 +127,23 @@ def check(path: str | os.PathLike) -> str:
     if problem:
         raise AudioFileError(p, problem)
     return kind
+
+
+class SeekSafe:
+    """A binary file object for soundfile whose `seek` never raises: libsndfile seeks before the start of
+    some damaged files, and an exception there is printed by cffi as a traceback ("Exception ignored from
+    cffi callback") instead of reaching the caller. An impossible seek goes to the end instead, so the
+    decoder reads nothing and fails with its own error (one line, `decoder_problem`)."""
+
+    def __init__(self, file: Any):
+        self._file = file
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        try:
+            return self._file.seek(offset, whence)
+        except (ValueError, OSError, OverflowError):
+            return self._file.seek(0, 2)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
