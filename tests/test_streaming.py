@@ -14,18 +14,12 @@ import soundfile as sf
 from tfaudio import cli
 from tfaudio import inference as I
 from tfaudio import models
-from tfaudio.config import FeatureConfig
 from tfaudio.errors import TfaudioError
 from tfaudio.run import RunSpec, write_spec
 from tfaudio.stream import StreamOutput
 
 from tests.fixtures import instrument, noise, write_audio
-
-SR = 16000
-FEAT = FeatureConfig(kind="log_mel", sr=SR, n_fft=512, hop_length=256, n_mels=16, fmax=SR / 2)
-FRAMES = 8
-WINDOW = FEAT.window_samples(FRAMES)  # 1792 samples
-CLASSES = ("piano", "violin", "flute")
+from tests.test_inference import CLASSES, FEAT, FRAMES, SR, WINDOW  # the same tiny models as the offline tests
 
 
 @pytest.fixture(scope="module")

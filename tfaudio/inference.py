@@ -504,16 +504,57 @@ class StreamResampler:
         return self._emit(self._n, final=True)
 
 
+class WindowCutter:
+    """The plan's windows cut from audio that arrives in pieces, holding only the samples a later window
+    still needs. `push(y, final)` -> (index of the first new window, the new windows `(window,)` each); with
+    `final` the last, zero-padded windows too (as `plan_windows` cuts a whole signal)."""
+
+    def __init__(self, plan: WindowPlan):
+        self.plan = plan
+        self._buf = np.zeros(0, np.float32)  # samples from _start on
+        self._start = 0
+        self.samples = 0  # samples seen
+        self.next = 0  # index of the next window
+        self.peak_buffer = 0  # the most samples held at once
+
+    @property
+    def held(self) -> int:
+        return len(self._buf)
+
+    def push(self, y: np.ndarray, final: bool = False) -> tuple[int, list[np.ndarray]]:
+        plan = self.plan
+        if len(y):
+            self._buf = np.concatenate([self._buf, y]) if len(self._buf) else np.array(y, np.float32)
+            self.samples += len(y)
+        self.peak_buffer = max(self.peak_buffer, len(self._buf))
+        last = plan.n_windows(self.samples) if final else None
+        first, windows = self.next, []
+        while True:
+            s = self.next * plan.hop
+            if final:
+                if self.next >= last:
+                    break
+            elif s + plan.window > self.samples:
+                break
+            w = self._buf[s - self._start: s - self._start + plan.window]
+            if len(w) < plan.window:
+                w = np.pad(w, (0, plan.window - len(w)))
+            windows.append(w.copy())
+            self.next += 1
+        drop = min(self.next * plan.hop, self._start + len(self._buf)) - self._start
+        if drop > 0:  # a copy: the dropped samples are freed, memory stays constant for endless input
+            self._buf = self._buf[drop:].copy()
+            self._start += drop
+        return first, windows
+
+
 class _Stitcher:
     """Collects windows from a stream of audio at `spec.sr` and stitches their predictions."""
 
     def __init__(self, p: Predictor):
         self.p = p
         self.plan = p.plan
-        self._buf = np.zeros(0, np.float32)
-        self._start = 0  # sample index of _buf[0]
-        self._n = 0  # samples seen
-        self._next = 0  # next window index
+        self.cutter = WindowCutter(self.plan)
         self._pending: list[np.ndarray] = []
         self._pending_first = 0
         n_out = len(p.spec.classes)
@@ -521,37 +562,25 @@ class _Stitcher:
         self._den = np.zeros(0, np.float64)
         self._scores: list[np.ndarray] = []
         self._w = ola_weights(self.plan.frames).astype(np.float64) if self.plan.activation else None
-        self.peak_buffer = 0
+
+    @property
+    def samples(self) -> int:
+        return self.cutter.samples
+
+    @property
+    def peak_buffer(self) -> int:
+        return self.cutter.peak_buffer
 
     def push(self, y: np.ndarray, final: bool = False) -> None:
-        if len(y):
-            self._buf = np.concatenate([self._buf, y]) if len(self._buf) else np.asarray(y, np.float32)
-            self._n += len(y)
-        self.peak_buffer = max(self.peak_buffer, len(self._buf))
-        plan = self.plan
-        last = self.plan.n_windows(self._n) if final else None
-        while True:
-            s = self._next * plan.hop
-            if final:
-                if self._next >= last:
-                    break
-            elif s + plan.window > self._n:
-                break
-            w = self._buf[s - self._start: s - self._start + plan.window]
-            if len(w) < plan.window:
-                w = np.pad(w, (0, plan.window - len(w)))
+        first, windows = self.cutter.push(y, final)
+        for i, w in enumerate(windows):
             if not self._pending:
-                self._pending_first = self._next
+                self._pending_first = first + i
             self._pending.append(w)
-            self._next += 1
             if len(self._pending) >= self.p.batch_windows:
                 self._run()
         if final and self._pending:
             self._run()
-        drop = self._next * plan.hop - self._start
-        if drop > 0:
-            self._buf = self._buf[drop:]
-            self._start += drop
 
     def _run(self) -> None:
         y = self.p.windows(np.stack(self._pending))
@@ -575,7 +604,7 @@ class _Stitcher:
         if not self.plan.activation:
             s = np.concatenate(self._scores) if self._scores else np.zeros((0, 0), np.float32)
             return {"scores": s.mean(axis=0).astype(np.float32), "window_scores": s.astype(np.float32)}
-        t = self.plan.n_frames(self._n)
+        t = self.plan.n_frames(self.samples)
         den = self._den[:t]
         acts = self._num[:, :t] / np.where(den > 0, den, 1.0)
         return {"activations": acts.astype(np.float32)}
@@ -665,8 +694,8 @@ def predict_file(model: Any, spec: RunSpec | None, path: str | os.PathLike,
         raise AudioFileError(path, f"truncated: the header declares {declared} frames, {n_in} decoded")
     stitcher.push(resampler.flush(), final=True)
     log.debug("%s: %d samples at %d Hz -> %d at %d Hz; largest window buffer %d samples", path, n_in, rate,
-              stitcher._n, p.spec.sr, stitcher.peak_buffer)
-    return _result(p, stitcher.result(), stitcher._n, path)
+              stitcher.samples, p.spec.sr, stitcher.peak_buffer)
+    return _result(p, stitcher.result(), stitcher.samples, path)
 
 
 # --------------------------------------------------------------------------------------------

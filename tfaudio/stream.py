@@ -89,7 +89,7 @@ class Stream:
 
     def __init__(self, model: Any, spec: Any = None, rate: int | None = None, channels: int = 1,
                  batch_windows: int | None = None, which: str = "best"):
-        from tfaudio.inference import DEFAULT_BATCH_WINDOWS, StreamResampler, ola_weights, predictor
+        from tfaudio.inference import DEFAULT_BATCH_WINDOWS, StreamResampler, WindowCutter, ola_weights, predictor
         from tfaudio.run import LoadedModel, open_model
 
         batch_windows = DEFAULT_BATCH_WINDOWS if batch_windows is None else batch_windows
@@ -112,11 +112,8 @@ class Stream:
         self.batch_windows = max(1, int(batch_windows))
         self._resampler = StreamResampler(self.rate, self.spec.sr)
         n = len(self.classes)
-        self._buf = np.zeros(0, np.float32)  # model-rate samples from _start on
-        self._start = 0
-        self._n = 0  # model-rate samples in
+        self._cutter = WindowCutter(self.plan)  # model-rate samples in, windows out
         self._n_in = 0  # input samples (per channel) in
-        self._next = 0  # next window
         self._chunks = 0
         self._done = False
         if self.plan.activation:
@@ -149,7 +146,7 @@ class Stream:
     @property
     def buffered(self) -> int:
         """Numbers held in the stream's buffers (samples, overlap-add rows): bounded whatever its length."""
-        held = len(self._buf) + len(self._resampler._buf)
+        held = self._cutter.held + len(self._resampler._buf)
         if self.plan.activation:
             held += self._num.size + self._den.size
         return held
@@ -225,33 +222,12 @@ class Stream:
 
     def _advance(self, y: np.ndarray, final: bool) -> StreamOutput:
         plan = self.plan
-        if len(y):
-            self._buf = np.concatenate([self._buf, y]) if len(self._buf) else np.array(y, np.float32)
-            self._n += len(y)
-        last = plan.n_windows(self._n) if final else None
-        pending: list[np.ndarray] = []
-        first = self._next
-        while True:
-            s = self._next * plan.hop
-            if final:
-                if self._next >= last:
-                    break
-            elif s + plan.window > self._n:
-                break
-            w = self._buf[s - self._start: s - self._start + plan.window]
-            if len(w) < plan.window:
-                w = np.pad(w, (0, plan.window - len(w)))
-            pending.append(w)
-            self._next += 1
-        cap = plan.n_frames(self._n) if final and plan.activation else None
+        first, pending = self._cutter.push(y, final)
+        cap = plan.n_frames(self._cutter.samples) if final and plan.activation else None
         outs = []
         for i in range(0, len(pending), self.batch_windows):
             ys = self._p.windows(np.stack(pending[i:i + self.batch_windows]))
             outs.append(self._take(first + i, ys, cap))
-        drop = min(self._next * plan.hop, self._start + len(self._buf)) - self._start
-        if drop > 0:
-            self._buf = self._buf[drop:].copy()
-            self._start += drop
         if final and plan.activation:
             outs.append(self._emit(cap))
         return StreamOutput.concatenate(outs) if outs else self._empty()
