@@ -13,6 +13,7 @@ import platform
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 
@@ -87,6 +88,14 @@ def emit(obj: Any, path: str | None = None) -> None:
     else:
         print(text)
         sys.stdout.flush()
+
+
+def report(text: str, out: str | os.PathLike | None = None) -> None:
+    """Print a benchmark's markdown `text`, and also write it to `out` when given."""
+    print(text)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
 
 
 def assert_no_tensorflow(where: str) -> None:

@@ -46,7 +46,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(ROOT))
-from _timing import assert_no_tensorflow, emit, fastest_blas_threads, fmt_rate, machine, rates, timed  # noqa: E402
+from _timing import (assert_no_tensorflow, emit, fastest_blas_threads, fmt_rate, machine, rates, report,  # noqa: E402
+                     timed)
 
 SR = 44100
 N_FFT = 2048
@@ -612,11 +613,7 @@ def main(argv: list[str] | None = None) -> int:
         args.windows, args.clips, args.repeats, args.check = min(args.windows, 16), min(args.clips, 4), 3, 4
     if args.repeats < 3:
         ap.error("--repeats must be at least 3")
-    text = run_parent(args)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+    report(run_parent(args), args.out)
     return 0
 
 

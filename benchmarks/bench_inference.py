@@ -23,6 +23,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from _timing import report  # noqa: E402
 SR = 44100
 
 
@@ -100,11 +102,7 @@ def main() -> None:
     lines += ["", f"bfloat16 / float32 speed: {fp32 / bf16:.2f}×. Activations ({a.shape[0]} instruments × "
                   f"{a.shape[1]:,} frames): max |bf16 − fp32| = {diff.max():.4f}, mean {diff.mean():.5f}; "
                   f"cells on the same side of 0.5: {agree:.4%}."]
-    table = "\n".join(lines)
-    print(table)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(table + "\n")
+    report("\n".join(lines), args.out)
 
 
 if __name__ == "__main__":

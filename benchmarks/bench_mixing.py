@@ -31,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from _timing import report  # noqa: E402
 
 SR = 44100
 BATCH = 32
@@ -258,10 +259,7 @@ def main() -> None:
     if breakdown:
         table += ("\n\nOne batch of 32, one thread, stage by stage (ms, median (min–max)):\n\n| stage | ms |\n|---|---:|\n"
                   + "\n".join(f"| {name} | {_cell(s, 2)} |" for name, s in breakdown.items()))
-    print(table)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(table + "\n")
+    report(table, args.out)
 
 
 if __name__ == "__main__":

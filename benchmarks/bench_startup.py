@@ -32,7 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from _timing import fmt_seconds, machine, seconds_summary  # noqa: E402
+from _timing import fmt_seconds, machine, report, seconds_summary  # noqa: E402
 
 SR = 44100
 MODEL = "activations"
@@ -266,11 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         args.repeats, args.files = 3, min(args.files, 4)
     if args.repeats < 3:
         ap.error("--repeats must be at least 3")
-    text = run(args)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+    report(run(args), args.out)
     return 0
 
 
