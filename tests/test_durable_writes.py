@@ -197,14 +197,18 @@ def test_replace_dir_fallback_puts_back_what_a_kill_moved_aside(tmp_path, monkey
 
 # --- kills at random moments ------------------------------------------------------------------------------
 
-_FILE_WRITER = textwrap.dedent("""
+# what both writers share: imports and `version(v, size)`, a payload whose first line names and checksums it
+_PRELUDE = textwrap.dedent("""
     import hashlib, random, sys
     from pathlib import Path
     from tfaudio import outputs
-    path, start = Path(sys.argv[1]), int(sys.argv[2])
     def version(v, size):
         body = random.Random(v).randbytes(size)
         return f"{v},{hashlib.sha256(body).hexdigest()}\\n".encode() + body
+""")
+
+_FILE_WRITER = _PRELUDE + textwrap.dedent("""
+    path, start = Path(sys.argv[1]), int(sys.argv[2])
     print("ready", flush=True)
     v = start
     while True:
@@ -215,16 +219,10 @@ _FILE_WRITER = textwrap.dedent("""
             outputs.atomic_write(path, lambda tmp: tmp.write_bytes(version(v, 2_000_000)))
 """)
 
-_DIR_WRITER = textwrap.dedent("""
-    import hashlib, random, sys
-    from pathlib import Path
-    from tfaudio import outputs
+_DIR_WRITER = _PRELUDE + textwrap.dedent("""
     path, start, fallback = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
     if fallback:
         outputs.exchange = lambda a, b: False
-    def version(v, size):
-        body = random.Random(v).randbytes(size)
-        return f"{v},{hashlib.sha256(body).hexdigest()}\\n".encode() + body
     print("ready", flush=True)
     v = start
     while True:
