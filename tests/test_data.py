@@ -177,9 +177,9 @@ def test_mixtures_end_to_end(corpus_records):
         assert (b["activations"][absent] == 0).all()  # zero for absent instruments
         assert b["activations"].min() >= 0 and b["activations"].max() <= 1
         # activations are the stems' own framed RMS, in dB over a 60 dB range
-        from tfaudio import labels as L
+        from tfaudio import labels
 
-        ref = L.activations(b["stems"], frame_length=2048, hop_length=1024).numpy()
+        ref = labels.activations(b["stems"], frame_length=2048, hop_length=1024).numpy()
         np.testing.assert_allclose(b["activations"], ref, atol=1e-6)
         present = b["activations"][~absent]
         assert present.max() > 0.5

@@ -12,8 +12,8 @@ import tensorflow as tf
 
 import tfaudio
 from tfaudio import cli
-from tfaudio import export as X
-from tfaudio import inference as I
+from tfaudio import export
+from tfaudio import inference
 from tfaudio import models
 from tfaudio.config import FeatureConfig, to_dict
 from tfaudio.errors import TfaudioError
@@ -57,7 +57,7 @@ def forms(tmp_path_factory):
     run = make_run(base / "run", model, spec)
     paths = {"run": run, "checkpoint": run / "checkpoints" / "best.keras"}
     for fmt, name in (("savedmodel", "sm"), ("tflite", "m.tflite"), ("onnx", "m.onnx"), ("keras", "m.keras")):
-        paths[fmt], _ = X.export(run, base / name, fmt)
+        paths[fmt], _ = export.export(run, base / name, fmt)
     return model, spec, paths
 
 
@@ -65,7 +65,7 @@ def test_metadata_travels_with_every_form(forms, capsys):
     _, spec, paths = forms
     metas = {k: open_model(p).metadata for k, p in paths.items()}
     for k in ("savedmodel", "tflite", "onnx", "keras"):
-        assert metas[k] == X.read_metadata(paths[k])  # what open_model uses is what the file carries
+        assert metas[k] == export.read_metadata(paths[k])  # what open_model uses is what the file carries
     ref = metas["run"]
     assert ref["classes"] == list(CLASSES) and ref["sr"] == SR and ref["window"] == WINDOW
     assert ref["tfaudio_version"] == tfaudio.__version__ and ref["training_data"]["pipeline"] == "tiny"
@@ -105,15 +105,15 @@ def test_tflite_runs_in_litert_and_matches_the_saved_model(forms):
     model, spec, paths = forms
     tfl = open_model(paths["tflite"])
     assert type(tfl.model.interpreter).__module__.startswith("ai_edge_litert")
-    assert X._flex_ops(paths["tflite"].read_bytes()) == []  # builtin ops only
+    assert export._flex_ops(paths["tflite"].read_bytes()) == []  # builtin ops only
     sm = tf.saved_model.load(str(paths["savedmodel"]))
-    x = np.concatenate([X.probe_windows(spec, 3), np.stack([instrument("flute", WINDOW / SR, SR)[:WINDOW],
+    x = np.concatenate([export.probe_windows(spec, 3), np.stack([instrument("flute", WINDOW / SR, SR)[:WINDOW],
                                                             noise(WINDOW / SR, SR)[:WINDOW]])])
     want = sm.windows(tf.constant(x))["activations"].numpy()
     np.testing.assert_allclose(tfl.model(x), want, atol=1e-4)
     onnx = open_model(paths["onnx"])
     np.testing.assert_allclose(onnx.model(x), want, atol=1e-4)
-    np.testing.assert_allclose(want, X._keras_outputs(model, spec, x), atol=1e-5)
+    np.testing.assert_allclose(want, export._keras_outputs(model, spec, x), atol=1e-5)
     assert want.std() > 1e-3
     older = open_model(paths["savedmodel"]).model
     older._windows = None  # an export from before `windows`: serving_default on each window as a waveform
@@ -127,10 +127,10 @@ def test_quantized_tflite(forms, tmp_path):
     for i in range(3):
         write_audio(tmp_path / "cal" / f"{i}.wav", instrument(("piano", "violin", "flute")[i], 1.0, 22050), 22050)
     sizes = {"none": paths["tflite"].stat().st_size}
-    x = X.probe_windows(spec, 4)
-    want = X._keras_outputs(model, spec, x)
+    x = export.probe_windows(spec, 4)
+    want = export._keras_outputs(model, spec, x)
     for q in ("float16", "dynamic", "int8"):
-        out, meta = X.export(paths["run"], tmp_path / f"{q}.tflite", "tflite", quantize=q,
+        out, meta = export.export(paths["run"], tmp_path / f"{q}.tflite", "tflite", quantize=q,
                              calibration=[tmp_path / "cal"] if q == "int8" else ())
         assert meta["quantize"] == q and meta["check"]["max_abs_diff"] is not None
         sizes[q] = out.stat().st_size
@@ -138,15 +138,15 @@ def test_quantized_tflite(forms, tmp_path):
         assert np.abs(got - want).max() < 0.25, q  # quantized: close, not equal
     assert sizes["float16"] < 0.75 * sizes["none"] and sizes["dynamic"] < sizes["float16"]
     # int8: the network computes in int8, the feature front end (60 dB of spectrum) stays float32
-    from tensorflow.lite.python import schema_py_generated as S
+    from tensorflow.lite.python import schema_py_generated as schema
 
-    g = S.Model.GetRootAsModel((tmp_path / "int8.tflite").read_bytes(), 0).Subgraphs(0)
+    g = schema.Model.GetRootAsModel((tmp_path / "int8.tflite").read_bytes(), 0).Subgraphs(0)
     types = {g.Tensors(i).Name().decode(): g.Tensors(i).Type() for i in range(g.TensorsLength())}
-    front = [t for n, t in types.items() if f"{X.FRONT_END_SCOPE}/" in n]
-    assert S.TensorType.FLOAT32 in front and S.TensorType.INT8 not in front  # (int32 ones are indices)
-    assert any(t == S.TensorType.INT8 and "conv" in n for n, t in types.items())
+    front = [t for n, t in types.items() if f"{export.FRONT_END_SCOPE}/" in n]
+    assert schema.TensorType.FLOAT32 in front and schema.TensorType.INT8 not in front  # (int32 ones are indices)
+    assert any(t == schema.TensorType.INT8 and "conv" in n for n, t in types.items())
     with pytest.raises(TfaudioError, match="calibration"):
-        X.export_tflite(model, spec, tmp_path / "nocal.tflite", quantize="int8")
+        export.export_tflite(model, spec, tmp_path / "nocal.tflite", quantize="int8")
     assert not (tmp_path / "nocal.tflite").exists()
 
 
@@ -161,7 +161,7 @@ def test_clip_model_forms_and_thresholds(tmp_path):
     want = open_model(run).predict_file(audio)
     assert want.window_scores.std() > 1e-4
     for fmt, name in (("savedmodel", "sm"), ("tflite", "c.tflite"), ("onnx", "c.onnx")):
-        path, meta = X.export(run, tmp_path / name, fmt)
+        path, meta = export.export(run, tmp_path / name, fmt)
         assert meta["thresholds"] == [0.3, 0.5, 0.7] and meta["threshold_source"] == "validation split"
         got = open_model(path).predict_file(audio)
         np.testing.assert_allclose(got.scores, want.scores, atol=1e-4 if fmt != "savedmodel" else 1e-5)
@@ -176,10 +176,10 @@ def test_cqt_front_end_goes_outside(tmp_path):
     model = models.build("activation_cnn", n_instruments=3, n_frames=FRAMES, features=feat, filters=(2, 2, 2))
     spec = RunSpec("activation", CLASSES, feat, feat.window_samples(FRAMES))
     y = instrument("piano", 0.9, SR)
-    want = I.predict_audio(model, spec, y).activations
+    want = inference.predict_audio(model, spec, y).activations
     for fmt in ("tflite", "onnx"):
-        path = getattr(X, f"export_{fmt}")(model, spec, tmp_path / f"cqt.{fmt}")
-        meta = X.read_metadata(path)
+        path = getattr(export, f"export_{fmt}")(model, spec, tmp_path / f"cqt.{fmt}")
+        meta = export.read_metadata(path)
         assert meta["front_end"] == "outside" and "features" in meta["interface"]["inputs"], fmt
         loaded = open_model(path)
         assert loaded.spec.model_input == "features"
@@ -191,11 +191,11 @@ def test_refusals_are_one_line(forms, tmp_path, capsys):
     keep = tmp_path / "notes.tflite"
     keep.write_text("mine\n")
     with pytest.raises(TfaudioError, match="not a tfaudio tflite export; refusing"):
-        X.export_tflite(model, spec, keep)
+        export.export_tflite(model, spec, keep)
     assert keep.read_text() == "mine\n"
     with pytest.raises(TfaudioError, match=r"must end in \.onnx"):
-        X.export_onnx(model, spec, tmp_path / "m.bin")
-    X.export(paths["run"], paths["tflite"], "tflite")  # an earlier export of the same format is replaced
+        export.export_onnx(model, spec, tmp_path / "m.bin")
+    export.export(paths["run"], paths["tflite"], "tflite")  # an earlier export of the same format is replaced
     cases = [
         (["export", str(paths["run"]), "--format", "onnx", "--quantize", "int8", "--out", str(tmp_path / "q.onnx")],
          "--quantize applies to --format tflite"),

@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 
 import tfaudio
-from tfaudio import export as X
-from tfaudio import inference as I
+from tfaudio import export
+from tfaudio import inference
 from tfaudio import models
 from tfaudio.config import FeatureConfig
 from tfaudio.errors import TfaudioError
@@ -32,7 +32,7 @@ def act_export(tmp_path_factory):
     keras.utils.set_random_seed(4)
     model = models.build("activation_cnn", n_instruments=3, n_frames=FRAMES, features=FEAT, filters=(2, 2, 2))
     spec = RunSpec("activation", CLASSES, FEAT, WINDOW)
-    out = X.export_saved_model(model, spec, tmp_path_factory.mktemp("act") / "exported")
+    out = export.export_saved_model(model, spec, tmp_path_factory.mktemp("act") / "exported")
     return model, spec, out, tf.saved_model.load(str(out))
 
 
@@ -41,7 +41,7 @@ def clf_export(tmp_path_factory):
     keras.utils.set_random_seed(5)
     model = models.build("cnn_small", n_classes=3, n_frames=FRAMES, n_bins=16, features=FEAT, multi_label=True)
     spec = RunSpec("multi_label", CLASSES, FEAT, WINDOW, threshold=0.4)
-    out = X.export_saved_model(model, spec, tmp_path_factory.mktemp("clf") / "exported")
+    out = export.export_saved_model(model, spec, tmp_path_factory.mktemp("clf") / "exported")
     return model, spec, out, tf.saved_model.load(str(out))
 
 
@@ -49,7 +49,7 @@ def test_layout_and_assets(act_export):
     _, spec, out, loaded = act_export
     assert (out / "saved_model.pb").is_file() and (out / "variables").is_dir()
     assert (out / "assets" / "classes.txt").read_text().splitlines() == list(CLASSES)
-    meta = X.load_metadata(out)
+    meta = export.load_metadata(out)
     assert meta["sr"] == SR and meta["window"] == WINDOW and meta["hop"] == 4 * 256
     assert meta["hop_length"] == 256 and meta["task"] == "activation" and meta["frames_per_window"] == FRAMES
     assert meta["features"]["n_mels"] == 16 and meta["tfaudio_version"] == tfaudio.__version__
@@ -63,14 +63,14 @@ def test_waveform_signature_equals_predict(act_export):
     for n in (1, 777, WINDOW, 20000):
         y = instrument("violin", n / SR, SR) if n > 1 else np.zeros(1, np.float32)
         out = serve(waveform=tf.constant(y[None]))
-        expected = I.predict_audio(model, spec, y)
+        expected = inference.predict_audio(model, spec, y)
         assert out["activations"].shape == (1, 3, 1 + n // 256)
         np.testing.assert_allclose(out["activations"][0].numpy(), expected.activations, atol=1e-5)
         np.testing.assert_allclose(out["frame_times"].numpy(), expected.frame_times, atol=1e-6)
     batch = np.stack([instrument("piano", 0.5, SR), instrument("flute", 0.5, SR)])
     out = serve(waveform=tf.constant(batch))
     for row, y in zip(out["activations"].numpy(), batch):
-        np.testing.assert_allclose(row, I.predict_audio(model, spec, y).activations, atol=1e-5)
+        np.testing.assert_allclose(row, inference.predict_audio(model, spec, y).activations, atol=1e-5)
 
 
 def test_wav_signature_equals_predict_file(act_export, tmp_path):
@@ -79,7 +79,7 @@ def test_wav_signature_equals_predict_file(act_export, tmp_path):
     a = write_audio(tmp_path / "a.wav", stereo, 44100, "PCM_16")
     b = write_audio(tmp_path / "b.wav", instrument("flute", 0.7, 22050), 22050, "FLOAT")
     out = loaded.signatures["serve_wav"](wav=tf.constant([a.read_bytes(), b.read_bytes()]))
-    ra, rb = I.predict_file(model, spec, a), I.predict_file(model, spec, b)
+    ra, rb = inference.predict_file(model, spec, a), inference.predict_file(model, spec, b)
     frames = out["n_frames"].numpy()
     assert frames.tolist() == [ra.activations.shape[1], rb.activations.shape[1]]
     acts = out["activations"].numpy()
@@ -92,14 +92,14 @@ def test_wav_signature_equals_predict_file(act_export, tmp_path):
 def test_clip_signatures(clf_export, tmp_path):
     model, spec, out_dir, loaded = clf_export
     y = instrument("piano", 0.6, SR)
-    expected = I.predict_audio(model, spec, y)
+    expected = inference.predict_audio(model, spec, y)
     out = loaded.signatures["serving_default"](waveform=tf.constant(y[None]))
     np.testing.assert_allclose(out["scores"][0].numpy(), expected.scores, atol=1e-5)
     assert out["label"].numpy()[0].decode() == expected.label
     path = write_audio(tmp_path / "c.wav", y, SR, "PCM_24")
     out = loaded.signatures["serve_wav"](wav=tf.constant([path.read_bytes()]))
-    np.testing.assert_allclose(out["scores"][0].numpy(), I.predict_file(model, spec, path).scores, atol=1e-5)
-    assert X.load_metadata(out_dir)["threshold"] == 0.4
+    np.testing.assert_allclose(out["scores"][0].numpy(), inference.predict_file(model, spec, path).scores, atol=1e-5)
+    assert export.load_metadata(out_dir)["threshold"] == 0.4
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -134,7 +134,7 @@ def test_failed_export_leaves_nothing(act_export, tmp_path, monkeypatch):
 
     monkeypatch.setattr(tf.saved_model, "save", boom)
     with pytest.raises(TfaudioError, match="export failed.*disk full"):
-        X.export_saved_model(model, spec, target)
+        export.export_saved_model(model, spec, target)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -144,15 +144,15 @@ def test_refuses_other_folders_and_replaces_saved_models(act_export, tmp_path):
     other.mkdir()
     (other / "keep.txt").write_text("mine")
     with pytest.raises(TfaudioError, match="refusing to overwrite"):
-        X.export_saved_model(model, spec, other)
+        export.export_saved_model(model, spec, other)
     assert (other / "keep.txt").read_text() == "mine"
-    out = X.export_saved_model(model, spec, tmp_path / "m", version="9.9")
-    assert X.load_metadata(out)["tfaudio_version"] == "9.9"
-    X.export_saved_model(model, spec, out)  # replaces the previous export
-    assert X.load_metadata(out)["tfaudio_version"] == tfaudio.__version__
+    out = export.export_saved_model(model, spec, tmp_path / "m", version="9.9")
+    assert export.load_metadata(out)["tfaudio_version"] == "9.9"
+    export.export_saved_model(model, spec, out)  # replaces the previous export
+    assert export.load_metadata(out)["tfaudio_version"] == tfaudio.__version__
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "m"]
     with pytest.raises(TfaudioError, match="activation model"):
-        X.export_saved_model(models.build("cnn_small", n_classes=3, n_frames=FRAMES, n_bins=16, features=FEAT),
+        export.export_saved_model(models.build("cnn_small", n_classes=3, n_frames=FRAMES, n_bins=16, features=FEAT),
                              spec, tmp_path / "wrong")
     assert not (tmp_path / "wrong").exists()
 
@@ -169,9 +169,9 @@ def test_export_from_a_run_folder(tmp_path):
     model.save(run / "checkpoints" / "best.keras")
     write_spec(RunSpec("activation", CLASSES, FEAT, WINDOW, model_input="audio"), run)
     loaded_model, spec = open_run(run)
-    out = X.export_saved_model(loaded_model, spec, tmp_path / "exported")
+    out = export.export_saved_model(loaded_model, spec, tmp_path / "exported")
     y = instrument("piano", 0.8, SR)
     got = tf.saved_model.load(str(out)).signatures["serving_default"](waveform=tf.constant(y[None]))
-    np.testing.assert_allclose(got["activations"][0].numpy(), I.predict_audio(model, spec, y).activations,
+    np.testing.assert_allclose(got["activations"][0].numpy(), inference.predict_audio(model, spec, y).activations,
                                atol=1e-5)
-    assert X.load_metadata(out)["model_input"] == "audio"
+    assert export.load_metadata(out)["model_input"] == "audio"

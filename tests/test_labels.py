@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tests import fixtures
 from tests.harness import assert_dataset_map_equal
-from tfaudio import features as F
+from tfaudio import features
 from tfaudio.errors import ConfigError, DatasetError
 from tfaudio.labels import (
     MultiHotEncoder,
@@ -118,7 +118,7 @@ def test_activations_match_librosa_rms_and_use_the_feature_framing():
     stems = np.stack([fixtures.instrument(name, 1.0, SR) for name in ("violin", "piano", "flute")])
     gains = np.array([0.5, 0.25, 0.1], np.float32)
     act = activations(stems, gains=gains).numpy()
-    assert act.shape == (3, F.num_frames(stems.shape[-1])) == (3, F.log_mel(stems[0]).shape[0])
+    assert act.shape == (3, features.num_frames(stems.shape[-1])) == (3, features.log_mel(stems[0]).shape[0])
     level = librosa.feature.rms(y=stems * gains[:, None], frame_length=2048, hop_length=1024)[:, 0]
     expected = np.clip(librosa.amplitude_to_db(level, ref=1.0, amin=1e-12, top_db=None) / 60 + 1, 0, 1)
     np.testing.assert_allclose(act, expected, atol=1e-4)

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tfaudio import data
-from tfaudio import labels as L
+from tfaudio import labels
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig, from_dict, to_dict
 from tfaudio.errors import ConfigError
 
@@ -267,7 +267,7 @@ def test_mixtures_with_the_chain_keep_labels_and_activations_true():
     assert (ex["activations"][absent] == 0).all() and (np.abs(ex["stems"][absent]).max(initial=0) == 0)
     assert ex["activations"].min() >= 0 and ex["activations"].max() <= 1
     # activations are the framed RMS of the stems as heard (after the chain), and the mix is their sum
-    ref = L.activations(ex["stems"], frame_length=2048, hop_length=1024).numpy()
+    ref = labels.activations(ex["stems"], frame_length=2048, hop_length=1024).numpy()
     np.testing.assert_allclose(ex["activations"], ref, atol=1e-6)
     np.testing.assert_allclose(ex["stems"].sum(1), ex["audio"], atol=1e-5)
     assert np.isfinite(ex["features"]).all() and ex["features"].shape == plain["features"].shape
@@ -283,7 +283,7 @@ def test_mixtures_with_the_chain_keep_labels_and_activations_true():
     # with noise, the mix is the stems plus noise: labels and activations ignore it
     noisy = _mixes(AugmentConfig(preset="recording_chain"))
     np.testing.assert_allclose(noisy["activations"],
-                               L.activations(noisy["stems"], frame_length=2048, hop_length=1024).numpy(), atol=1e-6)
+                               labels.activations(noisy["stems"], frame_length=2048, hop_length=1024).numpy(), atol=1e-6)
     assert np.abs(noisy["audio"] - noisy["stems"].sum(1)).max() > 1e-4
 
 

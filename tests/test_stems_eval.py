@@ -12,7 +12,7 @@ import soundfile as sf
 
 from tests import fixtures
 from tfaudio import cli, corpus, datasets
-from tfaudio import evaluate as E
+from tfaudio import evaluate
 from tfaudio.errors import DatasetError, TfaudioError
 
 SR = 22050
@@ -127,7 +127,7 @@ def test_threshold_free_metrics_match_sklearn_and_hand_values():
     pred = np.array([[0.1, 0.4, 0.35, 0.8, 0.9],
                      [0.5, 0.2, 0.5, 0.3, 0.9],
                      [0.6, 0.1, 0.2, 0.1, 0.9]])
-    m = E.threshold_free_metrics(pred, ref, classes, threshold=0.5)
+    m = evaluate.threshold_free_metrics(pred, ref, classes, threshold=0.5)
     y = ref >= 0.5
     # "a" by hand: positives 0.35, 0.8 and negatives 0.1, 0.4, 0.9 -> 3 of 6 pairs ordered: AUC 0.5;
     # ranked 0.9-, 0.8+, 0.4-, 0.35+, 0.1-: precision 1/2 at each positive: AP 0.5
@@ -144,7 +144,7 @@ def test_threshold_free_metrics_match_sklearn_and_hand_values():
     assert m["lrap_frames"] == 4
     assert m["lrap"] == pytest.approx((1 / 2 + 1 / 3 + 1 / 2 + 1) / 4)
     assert m["lrap"] == pytest.approx(skm.label_ranking_average_precision_score(y[:, :4].T, pred[:, :4].T))
-    silent = E.threshold_free_metrics(pred, np.zeros_like(ref), classes)
+    silent = evaluate.threshold_free_metrics(pred, np.zeros_like(ref), classes)
     assert silent["auc_roc"] == {"a": None, "b": None, "c": None} and silent["lrap"] is None
 
 
@@ -158,7 +158,7 @@ def test_segment_metrics_hand_computed_mesaros_2016():
     pred = np.zeros((3, 30))
     ref[0, :25] = ref[1, 10:30] = 1.0
     pred[0, :12] = pred[2, 20:30] = 1.0
-    m = E.segment_metrics([pred], [ref], classes, frame_seconds=0.1)
+    m = evaluate.segment_metrics([pred], [ref], classes, frame_seconds=0.1)
     assert m["segment_precision"] == pytest.approx(2 / 3)
     assert m["segment_recall"] == pytest.approx(0.4)
     assert m["segment_f1"] == pytest.approx(0.5)
@@ -169,7 +169,7 @@ def test_segment_metrics_hand_computed_mesaros_2016():
     assert m["segment_f1_per_class"] == pytest.approx({"a": 0.8, "b": 0.0, "c": 0.0})
     assert m["segment_error_rate_per_class"]["a"] == pytest.approx(1 / 3)
     assert m["segment_error_rate_per_class"]["c"] is None
-    silent = E.segment_metrics([np.zeros_like(pred)], [ref], classes, frame_seconds=0.1)
+    silent = evaluate.segment_metrics([np.zeros_like(pred)], [ref], classes, frame_seconds=0.1)
     assert silent["segment_f1"] == 0.0 and silent["segment_error_rate"] == pytest.approx(1.0)
 
 
@@ -177,7 +177,7 @@ def test_segment_metrics_equal_the_definitions_on_random_rolls():
     rng = np.random.default_rng(0)
     classes = ["a", "b", "c", "d"]
     songs = [(rng.random((4, n)) < 0.15, rng.random((4, n)) < 0.2) for n in (50, 70)]  # 0.1-s frames
-    m = E.segment_metrics([p.astype(float) for p, _ in songs], [r.astype(float) for _, r in songs], classes, 0.1)
+    m = evaluate.segment_metrics([p.astype(float) for p, _ in songs], [r.astype(float) for _, r in songs], classes, 0.1)
     tp = fp = fn = s = d = i = n_ref = 0
     for p, r in songs:
         ps, rs = p.reshape(4, -1, 10).any(axis=2), r.reshape(4, -1, 10).any(axis=2)
@@ -196,7 +196,7 @@ def test_segment_metrics_equal_the_definitions_on_random_rolls():
 
 
 def test_song_reference_from_stems_with_unknown_instruments(tmp_path):
-    from tfaudio import labels as L
+    from tfaudio import labels
     from tfaudio.config import FeatureConfig
     from tfaudio.run import RunSpec
 
@@ -206,8 +206,8 @@ def test_song_reference_from_stems_with_unknown_instruments(tmp_path):
     _song(tmp_path / "s", {"Piano": piano, "kazoo": kazoo}, sr=sr)
     rec, = datasets.from_stems(tmp_path)
     spec = RunSpec("activation", ("flute", "piano"), FeatureConfig(), 15360)
-    reference, playing, info = E.song_reference(rec, spec, mix=piano + kazoo)
-    expect = L.activations(piano[None], 2048, 1024).numpy()[0]
+    reference, playing, info = evaluate.song_reference(rec, spec, mix=piano + kazoo)
+    expect = labels.activations(piano[None], 2048, 1024).numpy()[0]
     assert reference.shape == (2, 1 + len(piano) // 1024)
     np.testing.assert_allclose(reference[1], expect, atol=1e-6)
     assert not reference[0].any()
@@ -222,7 +222,7 @@ def test_song_reference_from_stems_with_unknown_instruments(tmp_path):
 # --- rendered songs -----------------------------------------------------------------------------
 
 def test_render_songs_deterministic_with_stems_that_sum_to_the_mix(tmp_path):
-    from tfaudio import labels as L
+    from tfaudio import labels
 
     a = corpus.render_songs(tmp_path / "a", n_songs=2, seconds=4.0, seed=5, progress=False)
     corpus.render_songs(tmp_path / "b", n_songs=2, seconds=4.0, seed=5, progress=False)
@@ -247,7 +247,7 @@ def test_render_songs_deterministic_with_stems_that_sum_to_the_mix(tmp_path):
         t = np.linspace(0, 4, 400, endpoint=False)
         on = np.array([(t >= i["start"]) & (t < i["end"]) for i in meta["instruments"]]).sum(axis=0)
         assert set(on) == {1, 2, 3, 4}
-        acts = L.activations(np.stack(stems), 2048, 1024).numpy()
+        acts = labels.activations(np.stack(stems), 2048, 1024).numpy()
         poly += np.bincount((acts > 0).sum(axis=0), minlength=5)
     assert (poly[1:] > 0).all()  # audible (above -60 dB) frames with 1, 2, 3 and 4 instruments
     recs = datasets.from_stems(tmp_path / "a")

@@ -16,7 +16,7 @@ from tfaudio import cli, models
 from tfaudio.errors import ConfigError
 from tfaudio.experiment import load_experiment
 from tfaudio.run import open_run, read_spec
-from tuning import hypermodels as H
+from tuning import hypermodels
 from tuning import results, search
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +41,8 @@ def _cfg(name: str, *overrides: str):
     return load_experiment(ROOT / "pipelines" / f"{name}.yaml", [*TINY, *overrides])
 
 
-def _hm(name: str, *overrides: str, **kw) -> H.TfaudioHyperModel:
-    return H.hypermodel_for(_cfg(name, *overrides), CLASSES, **kw)
+def _hm(name: str, *overrides: str, **kw) -> hypermodels.TfaudioHyperModel:
+    return hypermodels.hypermodel_for(_cfg(name, *overrides), CLASSES, **kw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,13 +51,13 @@ def _hm(name: str, *overrides: str, **kw) -> H.TfaudioHyperModel:
 
 def test_every_keras_model_has_a_hypermodel():
     keras_models = [m for m in models.available() if m != "svm"]
-    assert sorted(H.HYPERMODELS) == sorted(keras_models)
-    assert {cls.family for cls in H.FAMILIES} == {"rnn", "image_cnn", "cnn_lstm", "activation_cnn", "bigru_raw",
+    assert sorted(hypermodels.HYPERMODELS) == sorted(keras_models)
+    assert {cls.family for cls in hypermodels.FAMILIES} == {"rnn", "image_cnn", "cnn_lstm", "activation_cnn", "bigru_raw",
                                                   "raw_cnn", "transformer", "resnet", "cnn_small", "cnn_compact"}
     with pytest.raises(ConfigError, match="scikit-learn baseline"):
-        H.hypermodel_class("svm")
+        hypermodels.hypermodel_class("svm")
     with pytest.raises(ConfigError, match="no hypermodel for model 'vgg'"):
-        H.hypermodel_class("vgg")
+        hypermodels.hypermodel_class("vgg")
 
 
 # the seeds' experiments (the pretrained_* recipes are not a seed's settings)
@@ -67,7 +67,7 @@ def test_defaults_are_the_seeds_settings(path):
     """The default trial (an empty HyperParameters) is the seed's model, learning rate, front end and
     mixing; every searched hyperparameter has a default inside its range."""
     cfg = load_experiment(path)
-    hm = H.hypermodel_for(cfg, CLASSES)
+    hm = hypermodels.hypermodel_for(cfg, CLASSES)
     hp = kt.HyperParameters()
     d = hm.config_for(hp)
     seed = models.model_config(cfg.model_name)
@@ -106,7 +106,7 @@ def test_seed_defaults_spelled_out():
 
 
 def test_search_spaces():
-    names = {p.stem: H.hypermodel_for(load_experiment(p), CLASSES).hyperparameter_names()
+    names = {p.stem: hypermodels.hypermodel_for(load_experiment(p), CLASSES).hyperparameter_names()
              for p in PIPELINES if "svm" not in p.stem}
     for stem, hps in names.items():
         assert "learning_rate" in hps, stem
@@ -144,28 +144,28 @@ def test_random_trials_are_valid_and_build(name):
 def test_fixed_arguments_are_validated():
     cfg = _cfg("neuroment_mel")
     with pytest.raises(ConfigError, match="cfg must be an ExperimentConfig"):
-        H.ActivationCNNHyperModel(cfg.to_dict(), CLASSES)
+        hypermodels.ActivationCNNHyperModel(cfg.to_dict(), CLASSES)
     with pytest.raises(ConfigError, match=r"RNNHyperModel tunes \['simple_rnn', 'gru', 'lstm', 'bilstm'\], "
                                           r"not model 'activation_cnn'"):
-        H.RNNHyperModel(cfg, CLASSES)
+        hypermodels.RNNHyperModel(cfg, CLASSES)
     with pytest.raises(ConfigError, match="does not do task 'single_label'"):
-        H.hypermodel_for(dataclasses.replace(cfg, task="single_label"), CLASSES)
+        hypermodels.hypermodel_for(dataclasses.replace(cfg, task="single_label"), CLASSES)
     for bad in ([], "piano", ["a", "a"], ["a", ""]):
         with pytest.raises(ConfigError, match="classes must be"):
-            H.hypermodel_for(cfg, bad)
+            hypermodels.hypermodel_for(cfg, bad)
     with pytest.raises(ConfigError, match="data must be"):
-        H.hypermodel_for(cfg, CLASSES, data=([], None))
+        hypermodels.hypermodel_for(cfg, CLASSES, data=([], None))
     with pytest.raises(ConfigError, match=r"unknown hyperparameter\(s\) \['units'\] to fix; activation_cnn searches"):
-        H.hypermodel_for(cfg, CLASSES, fixed={"units": 8})
+        hypermodels.hypermodel_for(cfg, CLASSES, fixed={"units": 8})
     with pytest.raises(ConfigError, match="must be a bool, int, float or string"):
-        H.hypermodel_for(cfg, CLASSES, fixed={"filters": [8, 16]})
+        hypermodels.hypermodel_for(cfg, CLASSES, fixed={"filters": [8, 16]})
     with pytest.raises(ConfigError, match="the default trial .* is not a valid experiment"):
-        H.hypermodel_for(_cfg("majjiga_transformer"), CLASSES, fixed={"n_heads": 3})  # 128 % 3
+        hypermodels.hypermodel_for(_cfg("majjiga_transformer"), CLASSES, fixed={"n_heads": 3})  # 128 % 3
     with pytest.raises(ConfigError, match="needs data"):
-        hm = H.hypermodel_for(cfg, CLASSES, fixed=SMALL_ACT)
+        hm = hypermodels.hypermodel_for(cfg, CLASSES, fixed=SMALL_ACT)
         hm.fit(kt.HyperParameters(), hm.build(kt.HyperParameters()))
     # fixing holds the value even outside the searched values, and only for that hyperparameter
-    hm = H.hypermodel_for(_cfg("goel_gru"), CLASSES, fixed={"units": 8, "features": "log_mel"})
+    hm = hypermodels.hypermodel_for(_cfg("goel_gru"), CLASSES, fixed={"units": 8, "features": "log_mel"})
     d = hm.config_for(kt.HyperParameters())
     assert d.model["units"] == (8,) and d.features.kind == "log_mel" and d.model["dropout"] == 0.3
 

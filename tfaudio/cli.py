@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from tfaudio import __version__
+from tfaudio._checks import positive_int_arg, seconds
 
 log = logging.getLogger("tfaudio")
 
@@ -20,27 +21,6 @@ def _programs(text: str) -> list[int]:
         return [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated GM program numbers, got {text!r}") from None
-
-
-def _positive_int_arg(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def check_seconds(value: float, option: str) -> float:
-    """A positive, finite number of seconds, else one ConfigError line naming the option."""
-    import math
-
-    if not (math.isfinite(value) and 0 < value < 1e6):
-        from tfaudio.errors import ConfigError
-
-        raise ConfigError(f"{option} must be a positive number of seconds, got {value}")
-    return value
 
 
 def _add_common(p: argparse.ArgumentParser, defaults: bool) -> None:
@@ -79,9 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the main job on the built-in corpus: render, train the activation CNN "
                                      "on mixes, evaluate, export, predict")
     d.add_argument("--out", default="tfaudio-demo", help="output folder (default: %(default)s)")
-    d.add_argument("--per-class", type=_positive_int_arg, default=20, help="clips per class (default: %(default)s)")
-    d.add_argument("--epochs", type=_positive_int_arg, default=20, help="training epochs (default: %(default)s)")
-    d.add_argument("--steps", type=_positive_int_arg, default=100, help="steps per epoch (default: %(default)s)")
+    d.add_argument("--per-class", type=positive_int_arg, default=20, help="clips per class (default: %(default)s)")
+    d.add_argument("--epochs", type=positive_int_arg, default=20, help="training epochs (default: %(default)s)")
+    d.add_argument("--steps", type=positive_int_arg, default=100, help="steps per epoch (default: %(default)s)")
     d.add_argument("--sequence-seconds", type=float, default=5.0,
                    help="seconds per instrument in the predicted sequence (default: %(default)s)")
     d.add_argument("--seed", type=int, default=0)
@@ -94,14 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a General MIDI SoundFont: timgm6mb (pretty_midi's TimGM6mb.sf2, the default), gmbank, "
                         "opl3, merlin, or an .sf2/.sf3 path; repeat it to render every class with each "
                         "(--per-class clips per class and SoundFont)")
-    r.add_argument("--per-class", type=_positive_int_arg, default=20,
+    r.add_argument("--per-class", type=positive_int_arg, default=20,
                    help="clips per class and SoundFont (default: %(default)s)")
     r.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     r.add_argument("--programs", type=_programs, default=None,
                    help="comma-separated GM programs (0-127) instead of the 8 Medley-Solos-DB classes")
-    r.add_argument("--sr", type=_positive_int_arg, default=22050, help="sample rate (default: %(default)s)")
-    r.add_argument("--samples", type=_positive_int_arg, default=65536, help="samples per clip (default: %(default)s)")
-    r.add_argument("--songs", type=_positive_int_arg, default=None,
+    r.add_argument("--sr", type=positive_int_arg, default=22050, help="sample rate (default: %(default)s)")
+    r.add_argument("--samples", type=positive_int_arg, default=65536, help="samples per clip (default: %(default)s)")
+    r.add_argument("--songs", type=positive_int_arg, default=None,
                    help="render N songs with per-instrument stems (format stems: SONG/mix.wav, SONG/stems/*.wav) "
                         "instead of the solo corpus")
     r.add_argument("--song-seconds", type=float, default=20.0, help="seconds per song (default: %(default)s)")
@@ -132,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="split to evaluate: training, validation, test (default) or the data's own name for "
                         "it; with --data also 'all' (every file)")
     e.add_argument("--out", required=True, help="report folder")
-    e.add_argument("--mixes", type=_positive_int_arg, default=512,
+    e.add_argument("--mixes", type=positive_int_arg, default=512,
                    help="mixes to evaluate activation and multi-label runs on (default: %(default)s)")
     e.add_argument("--threshold", type=float, default=None,
                    help="decision threshold for every class (default: the run's, chosen per class on its "
@@ -154,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--stream", action="store_true",
                     help="read raw PCM from standard input (AUDIO -) and write CSV rows (time, one column per class) "
                          "to standard output as each becomes final; memory stays constant")
-    pr.add_argument("--rate", type=_positive_int_arg, default=None, help="--stream: input sample rate (default: the model's)")
-    pr.add_argument("--channels", type=_positive_int_arg, default=1, help="--stream: interleaved channels (default: 1)")
+    pr.add_argument("--rate", type=positive_int_arg, default=None, help="--stream: input sample rate (default: the model's)")
+    pr.add_argument("--channels", type=positive_int_arg, default=1, help="--stream: interleaved channels (default: 1)")
     pr.add_argument("--sample-format", choices=["s16le", "f32le"], default="s16le",
                     help="--stream: 16-bit integer or 32-bit float, little-endian (default: %(default)s)")
     pr.add_argument("--plot", action="store_true", help="also write a PNG per file")
@@ -558,7 +538,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.stream or "-" in args.audio:
         return _predict_stream(args)
-    check_seconds(args.block_seconds, "--block-seconds")
+    seconds("--block-seconds", args.block_seconds)
     if args.out is None:
         raise TfaudioError("--out is required: the folder the predictions are written to")
     from tfaudio.inference import predict_file, write_prediction  # TensorFlow (its start-up lines with -v)
@@ -738,7 +718,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from tfaudio import outputs
 
-    check_seconds(args.sequence_seconds, "--sequence-seconds")
+    seconds("--sequence-seconds", args.sequence_seconds)
     t0 = time.time()
     out = Path(args.out)
     marker = out / ".tfaudio-demo"  # what the demo made, and may replace when run again

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-from tfaudio.cli import _positive_int_arg, find_config
+from tfaudio._checks import positive_int_arg
+from tfaudio.cli import find_config
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -15,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     tu.add_argument("config", help="experiment YAML, or the name of one in pipelines/ (e.g. neuroment_mel)")
     tu.add_argument("--tuner", choices=["random", "bayesian", "hyperband"], default="random",
                     help="search algorithm (default: %(default)s)")
-    tu.add_argument("--max-trials", type=_positive_int_arg, default=10,
+    tu.add_argument("--max-trials", type=positive_int_arg, default=10,
                     help="trials in all (hyperband: a cap on its schedule) (default: %(default)s)")
     tu.add_argument("--out", required=True, help="search folder: results.csv/.md, best/ (SavedModel), tuner/; "
                     "running the command again resumes the search")
@@ -24,13 +25,13 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
     tu.add_argument("--fix", action="append", default=[], metavar="HP=VALUE",
                     help="hold a hyperparameter at a value, e.g. --fix features=log_mel (repeatable)")
     tu.add_argument("--objective", default=None, help="metric to optimise (default: train.monitor)")
-    tu.add_argument("--max-epochs", type=_positive_int_arg, default=None,
+    tu.add_argument("--max-epochs", type=positive_int_arg, default=None,
                     help="hyperband: most epochs a trial trains (default: train.epochs)")
     tu.add_argument("--strategy", choices=["default", "mirrored"], default=None,
                     help="run each trial on one device or all local GPUs (default: train.strategy)")
     tu.add_argument("--overwrite", action="store_true", help="discard an earlier search in --out")
     tu.add_argument("--no-export", dest="export", action="store_false", help="do not export the best model")
-    tu.add_argument("--trials-per-process", type=_positive_int_arg, default=None, metavar="N",
+    tu.add_argument("--trials-per-process", type=positive_int_arg, default=None, metavar="N",
                     help="run the trials in fresh child processes, N each, so memory TensorFlow keeps from "
                          "traced models is returned (default: all trials in this process)")
     return {"tune": cmd_tune}
