@@ -312,11 +312,11 @@ _TORCH_THREADS: list[int] = []
 
 def torchaudio_rows(x: np.ndarray) -> list:
     import torch
-    import torchaudio.transforms as T
+    from torchaudio.transforms import MelSpectrogram, Spectrogram
 
     def mel():
-        m = T.MelSpectrogram(sample_rate=SR, n_fft=N_FFT, hop_length=HOP, f_min=FMIN, f_max=FMAX, n_mels=N_MELS,
-                             power=2.0, norm="slaney", mel_scale="slaney", center=True, pad_mode="constant")
+        m = MelSpectrogram(sample_rate=SR, n_fft=N_FFT, hop_length=HOP, f_min=FMIN, f_max=FMAX, n_mels=N_MELS,
+                           power=2.0, norm="slaney", mel_scale="slaney", center=True, pad_mode="constant")
 
         def f():
             with torch.inference_mode():
@@ -326,7 +326,7 @@ def torchaudio_rows(x: np.ndarray) -> list:
         return _torch_threads(f), (lambda out, k: np.swapaxes(out[:k], -1, -2).astype(np.float32))
 
     def stft():
-        s = T.Spectrogram(n_fft=N_FFT, hop_length=HOP, power=1.0, center=True, pad_mode="constant")
+        s = Spectrogram(n_fft=N_FFT, hop_length=HOP, power=1.0, center=True, pad_mode="constant")
 
         def f():
             with torch.inference_mode():

@@ -170,24 +170,25 @@ def stage_breakdown(folder: str, args: argparse.Namespace) -> dict:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from tfaudio import data, features
+    from tfaudio import data
+    from tfaudio.features import spectral
     from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
 
     pool, mix, feats = _load_pool(folder), MixConfig(), FeatureConfig(kind="log_mel", sr=SR)
     seeds = data.mix_seeds(0, BATCH).batch(BATCH).get_single_element()
     audio = data.mix_batch(pool, mix, seeds, stems=False)["audio"]
-    spectrum = features._spectrum(audio, 2048, 1024, True, 2.0)
-    blocks = features._mel_blocks(*features._mel_args(SR, 2048, 128, 27.5, 20000.0, False, "slaney"))
-    mel = features._mel_project(spectrum, blocks)
+    spectrum = spectral._spectrum(audio, 2048, 1024, True, 2.0)
+    blocks = spectral._mel_blocks(*spectral._mel_args(SR, 2048, 128, 27.5, 20000.0, False, "slaney"))
+    mel = spectral._mel_project(spectrum, blocks)
     stages = {
         "draws (counts, classes, rows, levels)": (lambda s: data._mix_draws(pool, mix, s), seeds),
         "mixing (gather + weighted sum)": (lambda s: data.mix_batch(pool, mix, s, stems=False)["audio"], seeds),
         "activation labels (from the pool's RMS)": (
             lambda s: data.mix_batch(pool, mix, s, stems=False, activations=(2048, 1024))["activations"], seeds),
-        "STFT power (pad, frame, window, FFT, |.|^2)": (lambda y: features._spectrum(y, 2048, 1024, True, 2.0), audio),
+        "STFT power (pad, frame, window, FFT, |.|^2)": (lambda y: spectral._spectrum(y, 2048, 1024, True, 2.0), audio),
         "  of which the FFT alone": (lambda y: tf.signal.rfft(tf.signal.frame(y, 2048, 1024)), audio),
-        "mel projection (block-sparse)": (lambda s: features._mel_project(s, blocks), spectrum),
-        "dB and floor": (lambda m: features._to_db(m, 10.0, 1.0, 1e-10, 60.0), mel),
+        "mel projection (block-sparse)": (lambda s: spectral._mel_project(s, blocks), spectrum),
+        "dB and floor": (lambda m: spectral._to_db(m, 10.0, 1.0, 1e-10, 60.0), mel),
         "whole batch (make_batch)": (lambda s: data.make_batch(pool, mix, feats, AugmentConfig(), s,
                                                                keep_audio=False), seeds),
     }

@@ -9,9 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from tfaudio import audio as A
-from tfaudio import inference as I
-from tfaudio import models
+from tfaudio import audio, models
+from tfaudio.inference import Prediction, ola_weights, predict_audio, predict_file, window_plan, write_prediction
 from tfaudio.config import FeatureConfig
 from tfaudio.errors import AudioFileError, TfaudioError
 from tfaudio.run import RunSpec
@@ -55,13 +54,13 @@ def constant_model(value: float, n: int = 3, frames: int = FRAMES, bins: int = 1
 
 def test_seed_plan_and_weights():
     spec = RunSpec("activation", CLASSES, FeatureConfig(), 15360)
-    plan = I.window_plan(spec)
+    plan = window_plan(spec)
     assert (plan.window, plan.frames, plan.frame_hop, plan.hop) == (15360, 16, 8, 8192)
-    w = I.ola_weights(16)
+    w = ola_weights(16)
     assert np.all(w > 0) and np.allclose(w, w[::-1])
     # at a hop of F/2 the weights of overlapping windows sum to 1 (constant overlap-add)
     assert np.allclose(w[:8] + w[8:], 1.0, atol=1e-6)
-    clip = I.window_plan(RunSpec("single_label", CLASSES, FeatureConfig(), 132300))
+    clip = window_plan(RunSpec("single_label", CLASSES, FeatureConfig(), 132300))
     assert clip.hop == 66150 and clip.n_windows(1) == 1 and clip.n_windows(132301) == 2
     # windows reach the last frame of the signal (activation) / the last sample (clips)
     for n in (1, 15360, 15361, 100_000):
@@ -74,7 +73,7 @@ def test_constant_prediction_stays_constant():
     spec = RunSpec("activation", CLASSES, FEAT, WINDOW)
     model = constant_model(0.7)
     for n in (1, 1000, WINDOW, 12345):
-        r = I.predict_audio(model, spec, noise(n / SR, SR))
+        r = predict_audio(model, spec, noise(n / SR, SR))
         assert r.activations.shape == (3, 1 + n // 256)
         np.testing.assert_allclose(r.activations, 0.7, atol=1e-6)
         np.testing.assert_allclose(np.diff(r.frame_times), 256 / SR)
@@ -83,13 +82,13 @@ def test_constant_prediction_stays_constant():
 def test_overlap_add_matches_numpy_reference(act):
     model, spec = act
     y = instrument("violin", 1.3, SR)
-    r = I.predict_audio(model, spec, y)
-    plan = I.window_plan(spec)
+    r = predict_audio(model, spec, y)
+    plan = window_plan(spec)
     n = plan.n_windows(len(y))
     padded = np.pad(y, (0, (n - 1) * plan.hop + WINDOW))
     windows = np.stack([padded[j * plan.hop: j * plan.hop + WINDOW] for j in range(n)])
     preds = np.asarray(model(FEAT.compute(windows), training=False))  # (n, 3, F)
-    w = I.ola_weights(FRAMES)
+    w = ola_weights(FRAMES)
     total = plan.n_frames(len(y))
     num = np.zeros((3, (n - 1) * plan.frame_hop + FRAMES))
     den = np.zeros(num.shape[1])
@@ -103,8 +102,8 @@ def test_overlap_add_matches_numpy_reference(act):
 def test_clip_scores_are_mean_of_windows(clf):
     model, spec = clf
     y = instrument("flute", 0.5, SR)  # 8000 samples: 8 windows at hop 896
-    r = I.predict_audio(model, spec, y)
-    plan = I.window_plan(spec)
+    r = predict_audio(model, spec, y)
+    plan = window_plan(spec)
     n = plan.n_windows(len(y))
     assert r.window_scores.shape == (n, 3) and n == 1 + math.ceil((len(y) - WINDOW) / (WINDOW // 2))
     padded = np.pad(y, (0, WINDOW))
@@ -121,7 +120,7 @@ def test_audio_input_model():
                          input="audio")
     spec = RunSpec("activation", CLASSES, FEAT, WINDOW, model_input="audio")
     y = instrument("piano", 0.4, SR)
-    r = I.predict_audio(model, spec, y)
+    r = predict_audio(model, spec, y)
     assert r.activations.shape == (3, 1 + len(y) // 256)
     first = np.asarray(model(y[None, :WINDOW], training=False))[0]
     # frames 0..3 come from the first window only (the second starts at frame 4)
@@ -135,8 +134,8 @@ def test_audio_input_model():
                                                (16000, 16000, 0.3)])
 def test_stream_resampler_equals_whole(orig, target, block):
     x = noise(2.1, orig, seed=orig)
-    whole = A.resample(x, orig, target).numpy()
-    r = I.StreamResampler(orig, target)
+    whole = audio.resample(x, orig, target).numpy()
+    r = audio.StreamResampler(orig, target)
     size = int(block * orig)
     parts, peak = [], 0
     for i in range(0, len(x), size):
@@ -156,14 +155,14 @@ def test_predict_file_streams_and_equals_whole(act, tmp_path, monkeypatch):
     left = np.concatenate([instrument(n, 10.0, 44100, seed=i) for i, n in enumerate(("piano", "violin"))] * 2)
     right = np.roll(left, 5000) * 0.5
     path = write_audio(tmp_path / "long.wav", np.stack([left, right], 1), 44100, "FLOAT")
-    whole_audio, _ = A.load(path, sr=SR)
-    whole = I.predict_audio(model, spec, whole_audio, source=str(path))
+    whole_audio, _ = audio.load(path, sr=SR)
+    whole = predict_audio(model, spec, whole_audio, source=str(path))
 
     def no_whole_load(*a, **k):
         raise AssertionError("predict_file must stream, not load the whole file")
 
-    monkeypatch.setattr(A, "load", no_whole_load)
-    chunked = I.predict_file(model, spec, path, block_seconds=1.3)
+    monkeypatch.setattr(audio, "load", no_whole_load)
+    chunked = predict_file(model, spec, path, block_seconds=1.3)
     assert chunked.activations.shape == whole.activations.shape == (3, 1 + len(whole_audio) // 256)
     err = np.abs(chunked.activations - whole.activations).max()
     assert err < 1e-4, err
@@ -174,8 +173,8 @@ def test_predict_file_clip_mono_same_rate(clf, tmp_path):
     model, spec = clf
     y = instrument("flute", 3.3, SR)
     path = write_audio(tmp_path / "a.flac", y, SR, "PCM_16")
-    chunked = I.predict_file(model, spec, path, block_seconds=0.25, batch_windows=5)
-    whole = I.predict_audio(model, spec, A.load(path, sr=SR)[0])
+    chunked = predict_file(model, spec, path, block_seconds=0.25, batch_windows=5)
+    whole = predict_audio(model, spec, audio.load(path, sr=SR)[0])
     np.testing.assert_allclose(chunked.window_scores, whole.window_scores, atol=1e-5)
     np.testing.assert_allclose(chunked.scores, whole.scores, atol=1e-5)
 
@@ -185,17 +184,17 @@ def test_bad_input(act, clf, tmp_path):
     bad = write_bad_files(tmp_path)
     for key in ("missing", "empty", "not_audio", "nan", "truncated", "header_only"):
         with pytest.raises(AudioFileError) as e:
-            I.predict_file(model, spec, bad[key])
+            predict_file(model, spec, bad[key])
         assert str(bad[key]) in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(AudioFileError, match="directory"):
-        I.predict_file(model, spec, tmp_path)
+        predict_file(model, spec, tmp_path)
     # the wrong model for the task, or for the classes
     with pytest.raises(TfaudioError, match="activation model"):
-        I.predict_audio(clf[0], spec, np.zeros(100, np.float32))
+        predict_audio(clf[0], spec, np.zeros(100, np.float32))
     with pytest.raises(TfaudioError, match="classifier"):
-        I.predict_audio(model, clf[1], np.zeros(100, np.float32))
+        predict_audio(model, clf[1], np.zeros(100, np.float32))
     with pytest.raises(TfaudioError, match="takes input"):
-        I.predict_audio(model, RunSpec("activation", CLASSES, FEAT, 2 * WINDOW), np.zeros(100, np.float32))
+        predict_audio(model, RunSpec("activation", CLASSES, FEAT, 2 * WINDOW), np.zeros(100, np.float32))
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -203,8 +202,8 @@ def test_bad_input(act, clf, tmp_path):
 
 def test_write_activation_prediction(act, tmp_path):
     model, spec = act
-    r = I.predict_audio(model, spec, instrument("piano", 1.0, SR), source="x.wav")
-    files = I.write_prediction(r, tmp_path, "x", plot=True)
+    r = predict_audio(model, spec, instrument("piano", 1.0, SR), source="x.wav")
+    files = write_prediction(r, tmp_path, "x", plot=True)
     assert sorted(p.name for p in files) == ["x.csv", "x.npy", "x.png"]
     a = np.load(tmp_path / "x.npy")
     assert a.dtype == np.float32 and a.shape == r.activations.shape
@@ -218,14 +217,14 @@ def test_write_activation_prediction(act, tmp_path):
 
 def test_write_clip_prediction(clf, tmp_path):
     model, spec = clf
-    r = I.predict_audio(model, spec, instrument("violin", 0.5, SR))
-    I.write_prediction(r, tmp_path, "single", plot=True)
+    r = predict_audio(model, spec, instrument("violin", 0.5, SR))
+    write_prediction(r, tmp_path, "single", plot=True)
     d = json.loads((tmp_path / "single.json").read_text())
     assert d["label"] == r.label and set(d["scores"]) == set(CLASSES) and "active" not in d
     assert (tmp_path / "single.png").is_file()
-    multi = I.Prediction("multi_label", CLASSES, SR, 256, 8000, threshold=0.5,
-                         scores=np.array([0.9, 0.2, 0.6], np.float32),
-                         window_scores=np.array([[0.9, 0.2, 0.6]], np.float32))
-    I.write_prediction(multi, tmp_path, "multi")
+    multi = Prediction("multi_label", CLASSES, SR, 256, 8000, threshold=0.5,
+                       scores=np.array([0.9, 0.2, 0.6], np.float32),
+                       window_scores=np.array([[0.9, 0.2, 0.6]], np.float32))
+    write_prediction(multi, tmp_path, "multi")
     d = json.loads((tmp_path / "multi.json").read_text())
     assert d["active"] == ["piano", "flute"] and d["label"] == "piano" and d["threshold"] == 0.5

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-import tfaudio.models as M
+from tfaudio import models
 from tfaudio.config import FeatureConfig, to_dict
 from tfaudio.errors import ConfigError
 
@@ -42,14 +42,14 @@ TINY = {
     "cnn_small": dict(n_frames=8, n_bins=8, filters=(4, 4, 4), hidden=8, dropout=0.1),
     "cnn_compact": dict(n_frames=8, n_bins=8, filters=(4, 4), dropout=0.1),
 }
-KERAS_MODELS = [n for n in M.available() if n != "svm"]
+KERAS_MODELS = [n for n in models.available() if n != "svm"]
 # a small spectral front end for the input="audio" tests (128-sample hop: 6 frames = 640 samples)
 TINY_FEATURES = FeatureConfig(kind="log_mel", sr=8000, n_fft=256, hop_length=128, n_mels=16, fmin=0.0,
                               fmax=4000.0, n_mfcc=8, n_bins=24, bins_per_octave=12)
 
 
 def tiny(name: str, **overrides) -> keras.Model:
-    return M.build(name, n_classes=K, **{**TINY[name], **overrides})
+    return models.build(name, n_classes=K, **{**TINY[name], **overrides})
 
 
 def toy_task(model: keras.Model, n: int = 32, seed: int = 0):
@@ -87,7 +87,7 @@ def _predict(model, x):
 
 
 def test_registry_lists_every_seed_model():
-    assert set(M.available()) == {
+    assert set(models.available()) == {
         "simple_rnn", "gru", "lstm", "bilstm", "cnn_stacked", "cnn_mrp", "cnn_lstm",  # seed 000
         "activation_cnn",  # seed 001
         "bigru_raw", "dcnn_raw", "fcn_raw", "rfcn_raw", "rcnn_raw",  # seed 003
@@ -95,59 +95,59 @@ def test_registry_lists_every_seed_model():
         "cnn_compact",  # not from a seed: the pretrained msdb and irmas models
     }
     assert set(TINY) == set(KERAS_MODELS)
-    assert M.seed_of("cnn_compact") == "—"
+    assert models.seed_of("cnn_compact") == "—"
 
 
 def test_unknown_names_keys_and_values_raise_config_error():
     with pytest.raises(ConfigError, match="unknown model 'vgg'"):
-        M.build("vgg")
+        models.build("vgg")
     with pytest.raises(ConfigError, match=r"unknown config key\(s\) \['n_filters'\]"):
-        M.build("activation_cnn", n_filters=3)
+        models.build("activation_cnn", n_filters=3)
     with pytest.raises(ConfigError, match="input"):
-        M.model_config("lstm", input="wav")
+        models.model_config("lstm", input="wav")
     with pytest.raises(ConfigError, match="n_bins=100"):
-        M.model_config("lstm", input="audio", n_bins=100)  # log-mel gives 128
+        models.model_config("lstm", input="audio", n_bins=100)  # log-mel gives 128
     with pytest.raises(ConfigError, match="audio"):
-        M.model_config("fcn_raw", input="features")
+        models.model_config("fcn_raw", input="features")
     with pytest.raises(ConfigError, match="takes a TransformerConfig"):
-        M.build("transformer", M.model_config("lstm"))
+        models.build("transformer", models.model_config("lstm"))
 
 
 def test_model_configs_are_frozen_json_and_keep_the_seeds_settings():
-    for name in M.available():
-        cfg = M.model_config(name)
+    for name in models.available():
+        cfg = models.model_config(name)
         with pytest.raises(dataclasses.FrozenInstanceError):
             cfg.n_classes = 2
         data = json.loads(json.dumps(to_dict(cfg)))
-        assert M.model_config(name, **data) == cfg  # JSON beside a checkpoint gives the config back
-    a = M.model_config("activation_cnn")
+        assert models.model_config(name, **data) == cfg  # JSON beside a checkpoint gives the config back
+    a = models.model_config("activation_cnn")
     assert (a.n_classes, a.n_frames, a.n_bins, a.filters, a.kernel_sizes, a.pools, a.spatial_dropout) == (
         8, 16, 128, (16, 32, 64), (3, 5, 7), (2, 2, 4), 0.1)
-    t = M.model_config("transformer")
+    t = models.model_config("transformer")
     assert (t.n_layers, t.n_heads, t.d_model, t.d_ff, t.dropout, t.max_length) == (3, 8, 128, 256, 0.1, 5000)
-    g = M.model_config("bigru_raw")
+    g = models.model_config("bigru_raw")
     assert (g.units, g.dropout, g.multi_label, g.n_classes) == ((128,), 0.5, True, 11)
-    assert all(M.model_config(n).multi_label for n in M.available() if n.endswith("_raw"))
-    assert not any(M.model_config(n).multi_label for n in ("lstm", "cnn_mrp", "transformer", "resnet18"))
-    assert M.model_config("cnn_small").dropout == 0.5 and M.model_config("cnn_small").hidden == 128
+    assert all(models.model_config(n).multi_label for n in models.available() if n.endswith("_raw"))
+    assert not any(models.model_config(n).multi_label for n in ("lstm", "cnn_mrp", "transformer", "resnet18"))
+    assert models.model_config("cnn_small").dropout == 0.5 and models.model_config("cnn_small").hidden == 128
 
 
 def test_build_takes_a_config_with_overrides():
-    cfg = M.model_config("gru", **TINY["gru"], n_classes=2)
-    m = M.build("gru", cfg, units=(3, 2))
+    cfg = models.model_config("gru", **TINY["gru"], n_classes=2)
+    m = models.build("gru", cfg, units=(3, 2))
     assert m.output.shape == (None, 2) and m.get_layer("gru2").units == 2
-    assert M.build("gru", cfg, n_frames=9).input.shape == (None, 9, 5)
+    assert models.build("gru", cfg, n_frames=9).input.shape == (None, 9, 5)
 
 
 def test_audio_length_and_frames_follow_each_other():
     f = FeatureConfig()  # hop 1024, centred frames
-    assert M.model_config("lstm", input="audio", n_frames=16).n_samples == 15360 == f.window_samples(16)
-    cfg = M.model_config("lstm", input="audio", n_samples=65536)  # a Medley-Solos-DB clip
+    assert models.model_config("lstm", input="audio", n_frames=16).n_samples == 15360 == f.window_samples(16)
+    cfg = models.model_config("lstm", input="audio", n_samples=65536)  # a Medley-Solos-DB clip
     assert cfg.n_frames == f.n_frames(65536) == 65
-    assert M.build("lstm", M.model_config("lstm"), n_samples=30000, input="audio").input.shape == (None, 30000)
+    assert models.build("lstm", models.model_config("lstm"), n_samples=30000, input="audio").input.shape == (None, 30000)
     with pytest.raises(ConfigError, match="gives 30 frames"):
-        M.model_config("lstm", n_samples=30000, n_frames=16)
-    assert M.build("lstm", M.model_config("lstm"), features=FeatureConfig(kind="mfcc")).input.shape == (None, 128, 20)
+        models.model_config("lstm", n_samples=30000, n_frames=16)
+    assert models.build("lstm", models.model_config("lstm"), features=FeatureConfig(kind="mfcc")).input.shape == (None, 128, 20)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,23 +157,23 @@ def test_audio_length_and_frames_follow_each_other():
 @pytest.mark.parametrize("kind, bins, seed_weights", [("log_mel", 128, 1.39e6), ("cqt", 192, 1.92e6),
                                                        ("stft", 1025, 8.73e6)])
 def test_activation_cnn_weights_match_seed(kind, bins, seed_weights):
-    model = M.build("activation_cnn", features=FeatureConfig(kind=kind), n_instruments=8, n_frames=16)
+    model = models.build("activation_cnn", features=FeatureConfig(kind=kind), n_instruments=8, n_frames=16)
     assert model.input.shape == (None, 16, bins)
     assert model.output.shape == (None, 8, 16)
     assert abs(model.count_params() / seed_weights - 1) < 0.01, model.count_params()
 
 
 def test_activation_cnn_takes_n_instruments_as_the_issue_names_it():
-    assert M.model_config("activation_cnn", n_instruments=5).n_classes == 5
-    assert M.build("activation_cnn", n_instruments=3, n_bins=32, n_frames=4).output.shape == (None, 3, 4)
+    assert models.model_config("activation_cnn", n_instruments=5).n_classes == 5
+    assert models.build("activation_cnn", n_instruments=3, n_bins=32, n_frames=4).output.shape == (None, 3, 4)
     with pytest.raises(ConfigError, match="disagree"):
-        M.model_config("activation_cnn", n_instruments=3, n_classes=4)
+        models.model_config("activation_cnn", n_instruments=3, n_classes=4)
     with pytest.raises(ConfigError, match="unknown config key"):
-        M.model_config("lstm", n_instruments=3)
+        models.model_config("lstm", n_instruments=3)
 
 
 def test_activation_cnn_pools_frequency_only():
-    model = M.build("activation_cnn", n_bins=1025, n_frames=16)
+    model = models.build("activation_cnn", n_bins=1025, n_frames=16)
     assert model.get_layer("block1_pool").output.shape[1:] == (512, 16, 16)
     assert model.get_layer("block3_pool").output.shape[1:] == (64, 16, 64)
     assert model.get_layer("block1_dropout") and model.get_layer("block2_dropout")
@@ -181,9 +181,9 @@ def test_activation_cnn_pools_frequency_only():
 
 
 def test_transformer_and_resnet_weights_at_seed_sizes():
-    t = M.build("transformer")  # PyTorch's 3-layer encoder, d_model 128, ff 256, 4 classes
+    t = models.build("transformer")  # PyTorch's 3-layer encoder, d_model 128, ff 256, 4 classes
     assert t.count_params() == 3 * (4 * (128 * 128 + 128) + 128 * 256 + 256 + 256 * 128 + 128 + 4 * 128) + 128 * 4 + 4
-    r = M.build("resnet18")  # torchvision resnet18, one input channel, 4 classes: 11,172,292 trainable
+    r = models.build("resnet18")  # torchvision resnet18, one input channel, 4 classes: 11,172,292 trainable
     assert sum(int(np.prod(w.shape)) for w in r.trainable_weights) == 11_172_292
 
 
@@ -282,7 +282,7 @@ def test_audio_input_equals_features_input(name, kind, tmp_path):
     on_features = tiny(name, features=f, n_bins=None)
     on_audio = tiny(name, features=f, n_bins=None, input="audio")
     _copy_weights(on_features, on_audio)
-    cfg = M.model_config(name, **{**TINY[name], "features": f, "n_bins": None, "input": "audio"})
+    cfg = models.model_config(name, **{**TINY[name], "features": f, "n_bins": None, "input": "audio"})
     assert on_audio.input.shape == (None, cfg.n_samples) and on_audio.get_layer("frontend")
     y = np.random.default_rng(0).normal(scale=0.3, size=(3, cfg.n_samples)).astype(np.float32)
     x = keras.ops.convert_to_numpy(f.compute(y))
@@ -292,7 +292,7 @@ def test_audio_input_equals_features_input(name, kind, tmp_path):
 
 
 def test_seed000_images_from_audio_equal_the_feature_functions(tmp_path):
-    from tfaudio import features as F
+    from tfaudio import features
 
     rng = np.random.default_rng(0)
     f = TINY_FEATURES
@@ -301,19 +301,19 @@ def test_seed000_images_from_audio_equal_the_feature_functions(tmp_path):
     _copy_weights(feat, aud)
     y = rng.normal(size=(2, 60)).astype(np.float32)
     assert feat.input.shape == (None, 8, 8)
-    np.testing.assert_allclose(_predict(aud, y), _predict(feat, F.stacked_image(y)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_predict(aud, y), _predict(feat, features.stacked_image(y)), rtol=1e-5, atol=1e-6)
     # cnn_mrp
     feat, aud = tiny("cnn_mrp"), tiny("cnn_mrp", input="audio")
     _copy_weights(feat, aud)
     y = rng.normal(size=(2, 32)).astype(np.float32)
-    mrp = F.multiresolution_recurrence_plot(y, window_sizes=(8, 16), size=8)
+    mrp = features.multiresolution_recurrence_plot(y, window_sizes=(8, 16), size=8)
     np.testing.assert_allclose(_predict(aud, y), _predict(feat, mrp), rtol=1e-5, atol=1e-6)
     # cnn_lstm: one audio input gives the plot and the frames
     feat = tiny("cnn_lstm", features=f, n_bins=None)
     aud = tiny("cnn_lstm", features=f, n_bins=None, input="audio")
     _copy_weights(feat, aud)
     y = rng.normal(scale=0.3, size=(2, aud.input.shape[1])).astype(np.float32)
-    x = {"mrp": F.multiresolution_recurrence_plot(y, window_sizes=(8, 16), size=8), "frames": f.compute(y)}
+    x = {"mrp": features.multiresolution_recurrence_plot(y, window_sizes=(8, 16), size=8), "frames": f.compute(y)}
     np.testing.assert_allclose(_predict(aud, y), _predict(feat, x), rtol=1e-4, atol=1e-5)
     assert_saved_model_equal(aud, y, tmp_path)
 
@@ -346,15 +346,15 @@ def test_svm_baseline_fits_evaluates_and_saves(tmp_path):
     y = np.repeat(np.arange(4), 10)
     x = rng.normal(size=(40, 12, 20)).astype(np.float32)
     x[np.arange(40), :, y] += 2.0
-    model = M.build("svm")
-    assert isinstance(model, M.SVMBaseline) and model.config.n_bins == 20
+    model = models.build("svm")
+    assert isinstance(model, models.SVMBaseline) and model.config.n_bins == 20
     loss, acc = model.fit(x, y).evaluate(x, np.eye(4)[y])
     assert acc == 1.0 and loss < np.log(4)
     p = model.predict(x)
     assert p.shape == (40, 4) and np.allclose(p.sum(1), 1)
-    loaded = M.SVMBaseline.load(model.save(tmp_path / "svm.pkl"))
+    loaded = models.SVMBaseline.load(model.save(tmp_path / "svm.pkl"))
     np.testing.assert_array_equal(loaded.predict(x), p)
-    flat = M.build("svm", pooling="flatten", n_frames=12).fit(x, y)
+    flat = models.build("svm", pooling="flatten", n_frames=12).fit(x, y)
     assert flat.evaluate(x, y, return_dict=True)["accuracy"] == 1.0
 
 
@@ -365,7 +365,7 @@ def test_svm_baseline_fits_evaluates_and_saves(tmp_path):
 @pytest.mark.slow
 def test_models_table_is_current():
     """docs/models_table.md is `python -m tfaudio.models` (builds every model at the seeds' sizes)."""
-    table = M.summary_table()
+    table = models.summary_table()
     assert (ROOT / "docs" / "models_table.md").read_text() == table
     readme = (ROOT / "README.md").read_text()
     assert readme.split("<!-- models-table -->\n", 1)[1].split("<!-- /models-table -->", 1)[0] == table

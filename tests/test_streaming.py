@@ -12,11 +12,10 @@ import pytest
 import soundfile as sf
 
 from tfaudio import cli
-from tfaudio import inference as I
 from tfaudio import models
 from tfaudio.errors import TfaudioError
+from tfaudio.inference import Stream, StreamOutput, predict_file, window_plan
 from tfaudio.run import RunSpec, write_spec
-from tfaudio.stream import StreamOutput
 
 from tests.fixtures import instrument, noise, write_audio
 from tests.test_inference import CLASSES, FEAT, FRAMES, SR, WINDOW  # the same tiny models as the offline tests
@@ -63,12 +62,12 @@ def test_random_chunks_equal_predict_file(act, tmp_path):
     sr = 44100
     stereo = np.stack([instrument("piano", 2.0, sr), instrument("violin", 2.0, sr, seed=1)], 1)
     path = write_audio(tmp_path / "x.wav", stereo, sr, "FLOAT")
-    expected = I.predict_file(model, spec, path)
+    expected = predict_file(model, spec, path)
     assert expected.activations.std() > 1e-3  # not a constant output: the comparison means something
     rng = np.random.default_rng(0)
-    plan = I.window_plan(spec, FRAMES)
+    plan = window_plan(spec, FRAMES)
     for trial in range(3):
-        stream = I.Stream(model, spec, rate=sr, channels=2)
+        stream = Stream(model, spec, rate=sr, channels=2)
         outs = [stream.push(c) for c in random_chunks(stereo, rng)]
         tail = stream.flush()
         check_consecutive([*outs, tail])
@@ -86,8 +85,8 @@ def test_mono_int16_chunks_at_the_model_rate(act, tmp_path):
     y16 = (instrument("flute", 1.3, SR) * 30000).astype(np.int16)
     path = tmp_path / "m.wav"
     sf.write(path, y16, SR, subtype="PCM_16")
-    expected = I.predict_file(model, spec, path)
-    stream = I.Stream(model, spec)  # rate defaults to the model's
+    expected = predict_file(model, spec, path)
+    stream = Stream(model, spec)  # rate defaults to the model's
     assert stream.rate == SR and stream.latency_samples == WINDOW
     chunks = random_chunks(y16, np.random.default_rng(1))
     got = stream.run([c[:, None] if k % 2 else c for k, c in enumerate(chunks)])
@@ -99,9 +98,9 @@ def test_clip_window_scores_stream(clf, tmp_path):
     model, spec = clf
     y = instrument("violin", 1.7, 48000)
     path = write_audio(tmp_path / "c.wav", y, 48000, "FLOAT")
-    expected = I.predict_file(model, spec, path)
+    expected = predict_file(model, spec, path)
     assert expected.window_scores.std() > 1e-4
-    stream = I.Stream(model, spec, rate=48000)
+    stream = Stream(model, spec, rate=48000)
     outs = [stream.push(c) for c in random_chunks(y, np.random.default_rng(2))]
     assert sum(len(o) for o in outs) == len(expected.window_scores) - 1  # all but the zero-padded last window
     got = StreamOutput.concatenate([*outs, stream.flush()])
@@ -116,7 +115,7 @@ def test_latency_is_the_stated_bound(act, rate):
     """Every frame is out by the push that brings `latency_samples` input samples after its centre; at the
     model's rate (no resampler) the frames at the start of each hop need exactly that many."""
     model, spec = act
-    stream = I.Stream(model, spec, rate=rate)
+    stream = Stream(model, spec, rate=rate)
     y = noise(1.5, rate, seed=3)
     rng = np.random.default_rng(4)
     before: dict[int, int] = {}  # frame -> input samples in before the push that gave it
@@ -139,7 +138,7 @@ def test_latency_is_the_stated_bound(act, rate):
 def test_memory_stays_constant(act):
     """A long stream holds no more than a short one: the buffers do not grow with the input."""
     model, spec = act
-    stream = I.Stream(model, spec, rate=22050, batch_windows=8)
+    stream = Stream(model, spec, rate=22050, batch_windows=8)
     sizes = [1, 4096, 333, 7919, 50, 12000]
     block = noise(5.0, 22050, seed=5)
 
@@ -163,7 +162,7 @@ def test_memory_stays_constant(act):
 
 def test_bad_chunks_are_one_line(act):
     model, spec = act
-    stream = I.Stream(model, spec, channels=2)
+    stream = Stream(model, spec, channels=2)
     with pytest.raises(TfaudioError, match="does not hold 2 channel"):
         stream.push(np.zeros((10, 3), np.float32))
     with pytest.raises(TfaudioError, match="not whole frames"):
@@ -171,7 +170,7 @@ def test_bad_chunks_are_one_line(act):
     with pytest.raises(TfaudioError, match="NaN or Inf"):
         stream.push(np.full((4, 2), np.nan, np.float32))
     with pytest.raises(TfaudioError, match="sample rate"):
-        I.Stream(model, spec, rate=0)
+        Stream(model, spec, rate=0)
     assert len(stream.flush()) == 0  # no audio: no rows
     with pytest.raises(TfaudioError, match="ended"):
         stream.push(np.zeros((4, 2), np.float32))
@@ -213,7 +212,7 @@ def test_cli_streams_raw_pcm_from_stdin(act, tiny_run, tmp_path, monkeypatch, ca
     assert rc == 0, captured.err
     header, rows = read_csv(captured.out)
     assert header == ["time", *CLASSES]
-    expected = I.predict_file(model, spec, path)
+    expected = predict_file(model, spec, path)
     assert rows.shape == (expected.activations.shape[1], 1 + len(CLASSES))
     np.testing.assert_allclose(rows[:, 0], expected.frame_times, atol=1e-6)
     np.testing.assert_allclose(rows[:, 1:], expected.activations.T, atol=2e-6)  # CSV: 6 decimals

@@ -16,7 +16,7 @@ import pytest
 
 from tfaudio import cli
 from tfaudio.errors import ConfigError
-from tfaudio.experiment import apply_overrides, load_experiment, read_yaml
+from tfaudio.experiment import apply_overrides, experiment_from_dict, load_experiment, read_yaml
 from tfaudio.run import open_run, read_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +74,37 @@ def test_overrides_and_clear_errors():
         apply_overrides(read_yaml(path), ["train.epochs"])
     with pytest.raises(ConfigError, match="config file not found"):
         load_experiment(ROOT / "pipelines" / "nope.yaml")
+
+
+@pytest.mark.parametrize("section, words", [
+    ({"features": {"n_mels": "many"}}, "features.n_mels: expected int, got 'many'"),
+    ({"model": {"name": "activation_cnn", "features": {"n_mels": "many"}}},
+     "model 'activation_cnn': features.n_mels: expected int, got 'many'"),  # a nested dataclass from a mapping
+    ({"augment": {"reverb_rt60": [0.3]}}, "augment.reverb_rt60: expected tuple[float, float], got [0.3]"),
+    ({"model": {"name": "activation_cnn", "pools": [2, True, 4]}},
+     "model 'activation_cnn': pools: expected tuple[int, ...], got [2, True, 4]"),
+    ({"train": {"epochs": True}}, "train.epochs: expected int, got True"),
+    ({"train": {"steps_per_epoch": False}}, "train.steps_per_epoch: expected int | None, got False"),
+    ({"features": {"n_mel": 64}}, "unknown key(s) ['features.n_mel']; features has"),
+    ({"model": {"name": "activation_cnn", "features": {"n_mel": 64}}}, "unknown key(s) ['features.n_mel']"),
+    ({"mix": {"n_min": None}}, "mix.n_min: null is not allowed here (expected int)"),
+])
+def test_the_validator_names_the_key_in_one_line(section, words):
+    with pytest.raises(ConfigError) as e:
+        experiment_from_dict({"name": "x", "task": "activation", "model": {"name": "activation_cnn"}, **section})
+    assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_the_validator_coerces_mildly():
+    cfg = experiment_from_dict({"name": "x", "task": "activation", "train": {"learning_rate": 1, "epochs": 2.0},
+                                "model": {"name": "activation_cnn", "pools": [2.0, 2, 4], "features": {"n_mels": 64}},
+                                "augment": {"reverb_rt60": [1, 2]}, "data": {"soundfonts": ["a", "b"]}})
+    assert type(cfg.train.learning_rate) is float and type(cfg.train.epochs) is int and cfg.train.epochs == 2
+    assert cfg.augment.reverb_rt60 == (1.0, 2.0) and cfg.data.soundfonts == ("a", "b")
+    from tfaudio import models
+
+    model = models.model_config("activation_cnn", **{k: v for k, v in cfg.model.items() if k != "name"})
+    assert model.pools == (2, 2, 4) and type(model.pools[0]) is int and model.features.n_mels == 64
 
 
 def test_cli_refuses_bad_config_before_any_work(tmp_path, capsys):

@@ -1,6 +1,8 @@
 """tfaudio: musical instrument recognition and activation detection with Keras/TensorFlow.
 
-Importing the package is cheap: submodules (and TensorFlow) load on first use.
+Importing the package is cheap: submodules (and TensorFlow) load on first use. The packages are
+`features` (feature functions, layers and their one registry), `models` (the model zoo) and `inference`
+(audio of any length -> predictions); README's "Layout" lists every module and who may import it.
 """
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("audio", "config", "corpus", "data", "datasets", "errors", "evaluate", "experiment", "export",
-               "features", "headers", "inference", "labels", "models", "outputs", "plots", "pretrained", "run",
-               "train")
+_SUBMODULES = ("audio", "config", "corpus", "data", "datasets", "device_mixing", "draws", "errors", "evaluate",
+               "experiment", "export", "features", "headers", "inference", "labels", "models", "outputs", "plots",
+               "precision", "pretrained", "run", "train")
 
 
 def __getattr__(name: str) -> Any:

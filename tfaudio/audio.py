@@ -6,7 +6,7 @@ Everything here works inside `tf.data.Dataset.map` and `tf.function`:
   IEEE float 32/64-bit, WAVE_FORMAT_EXTENSIBLE), scaled exactly as soundfile does.
 * `resample` is a windowed-sinc polyphase resampler whose filter is fitted to
   soxr's "HQ" response, so it matches ``librosa.resample`` (default ``soxr_hq``);
-  the input rate may be a tensor known only at run time.
+  the input rate may be a tensor known only at run time; `StreamResampler` does the same block by block.
 * `decode_audio` / `read_audio` dispatch on the file's magic bytes: WAV in-graph;
   FLAC, Ogg Vorbis and MP3 through tensorflow-io's ops when they load, otherwise
   (and for any other format) through soundfile in a `tf.numpy_function`.
@@ -31,7 +31,7 @@ from tfaudio.errors import AudioFileError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["decode_wav", "resample", "decode_audio", "read_audio", "load", "info", "has_tfio"]
+__all__ = ["decode_wav", "resample", "StreamResampler", "decode_audio", "read_audio", "load", "info", "has_tfio"]
 
 PathLike = Union[str, os.PathLike]
 TensorLike = Union[tf.Tensor, np.ndarray, bytes, str]
@@ -583,6 +583,73 @@ def resample(y: TensorLike, orig_sr: int | tf.Tensor, target_sr: int | tf.Tensor
         if y.shape.rank is not None:
             out.set_shape(y.shape[:-1].concatenate([None]))
         return tf.cast(out, dtype)
+
+
+class StreamResampler:
+    """`resample` of a signal that arrives in blocks: the concatenated outputs of `push(block)` (mono float32
+    `(n,)` -> `(m,)`, maybe `(0,)`) and of `flush()` equal ``resample(whole signal, orig_sr, target_sr)``
+    sample for sample (to float rounding), for blocks of any sizes.
+
+    Output sample `m` is a windowed-sinc sum over the inputs within the filter's half-width of
+    ``m · orig / target``. Each block is resampled with `context` input samples on both sides (the half-width
+    rounded up to a multiple of `down` = ``orig / gcd``, so every piece starts on the same filter phase as the
+    whole signal), keeping only the outputs whose whole filter support lies inside the piece. Latency: an
+    output comes out at most `latency` input samples after its position (``context + down``; 0 at equal
+    rates, where blocks pass through). Memory (`held`): the pending block plus ``2 × context`` samples.
+    """
+
+    def __init__(self, orig_sr: int, target_sr: int):
+        self.orig, self.target = int(orig_sr), int(target_sr)
+        g = math.gcd(self.orig, self.target)
+        self.down, self.up = self.orig // g, self.target // g
+        self.context = 0
+        if self.orig != self.target:
+            k = math.ceil(_ZEROS / (_ROLLOFF * min(1.0, self.target / self.orig))) + 2
+            self.context = -(-k // self.down) * self.down
+        self._buf = np.zeros(0, np.float32)
+        self._start = 0  # input index of _buf[0] (a multiple of down)
+        self._done = 0  # input index up to which outputs were given (a multiple of down)
+        self._n = 0  # input samples seen
+
+    @property
+    def latency(self) -> int:
+        return 0 if self.orig == self.target else self.context + self.down
+
+    @property
+    def held(self) -> int:
+        return len(self._buf)
+
+    def _emit(self, end: int, final: bool) -> np.ndarray:
+        """Outputs for inputs [_done, end); `end` a multiple of down unless final."""
+        lo = max(self._done - self.context, 0)
+        hi = self._n if final else min(end + self.context, self._n)
+        y = resample(tf.constant(self._buf[lo - self._start: hi - self._start]), self.orig, self.target).numpy()
+        first = (self._done - lo) * self.up // self.down
+        last = len(y) if final else (end - lo) * self.up // self.down
+        self._done = end
+        drop = max(self._done - self.context, 0) - self._start  # keep the left context
+        drop -= drop % self.down
+        if drop > 0:
+            self._buf = self._buf[drop:]
+            self._start += drop
+        return y[first:last]
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """Add input samples `(n,)`; returns the output samples now complete (maybe none)."""
+        block = np.asarray(block, np.float32)
+        self._n += len(block)
+        if self.orig == self.target:
+            return block
+        self._buf = np.concatenate([self._buf, block]) if len(self._buf) else block.copy()
+        end = (self._n - self.context) // self.down * self.down
+        return self._emit(end, final=False) if end > self._done else np.zeros(0, np.float32)
+
+    def flush(self) -> np.ndarray:
+        """The remaining output samples (the signal has ended)."""
+        if self.orig == self.target or self._n == 0:
+            return np.zeros(0, np.float32)
+        # context > 0, so _done <= _n - context < _n: the tail always holds samples
+        return self._emit(self._n, final=True)
 
 
 # ---------------------------------------------------------------- decode / read

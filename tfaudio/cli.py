@@ -587,7 +587,7 @@ def _predict_stream(args: argparse.Namespace) -> int:
     if args.out is not None or args.plot:
         raise TfaudioError("--stream writes CSV to standard output: --out and --plot do not apply")
     loaded = open_model(args.model, args.which, args.precision)
-    from tfaudio.stream import Stream, stream_pcm
+    from tfaudio.inference import Stream, stream_pcm
 
     stream = Stream(loaded, rate=args.rate, channels=args.channels)
     if not args.quiet:

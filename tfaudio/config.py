@@ -1,12 +1,21 @@
-"""Frozen dataclass configs, one per concern, passed explicitly and written as JSON beside outputs."""
+"""Frozen dataclass configs, one per concern, passed explicitly and written as JSON beside outputs.
+
+`from_dict` is the one validator of every config (experiment sections, model configs, saved run specs):
+unknown keys, wrong types and bad values are one-line `ConfigError`s naming the key. Light: no TensorFlow.
+"""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import numbers
 import os
+import types
+import typing
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
+from tfaudio._checks import is_real
 from tfaudio.errors import ConfigError
 
 T = TypeVar("T")
@@ -62,11 +71,26 @@ class FeatureConfig:
             raise ConfigError(f"feature fmin/fmax must satisfy 0 <= fmin < fmax <= sr/2, "
                               f"got {self.fmin}, {self.fmax} at sr {self.sr}")
 
+    def feature(self) -> tuple[str, dict[str, Any]] | None:
+        """(`tfaudio.features.registry.KINDS` entry, its keyword arguments) for `kind` and `scale`, None for
+        raw audio: what `compute`, `n_features` and `tfaudio.models.blocks.feature_layer` use."""
+        stft = dict(n_fft=self.n_fft, hop_length=self.hop_length)
+        mel = dict(sr=self.sr, **stft, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax)
+        cqt = dict(sr=self.sr, hop_length=self.hop_length, fmin=self.fmin, n_bins=self.n_bins,
+                   bins_per_octave=self.bins_per_octave)
+        db = self.scale == "db"
+        return {"stft": ("log_stft", dict(stft, top_db=self.top_db)) if db else ("stft_magnitude", stft),
+                "cqt": ("log_cqt", dict(cqt, top_db=self.top_db)) if db else ("cqt", cqt),
+                "mel": ("melspectrogram", mel), "log_mel": ("log_mel", dict(mel, top_db=self.top_db)),
+                "mfcc": ("mfcc", dict(mel, n_mfcc=self.n_mfcc)), "none": None}[self.kind]
+
     @property
     def n_features(self) -> int:
         """Bins per frame (0 for raw audio)."""
-        return {"log_mel": self.n_mels, "mel": self.n_mels, "cqt": self.n_bins, "stft": self.n_fft // 2 + 1,
-                "mfcc": self.n_mfcc, "none": 0}[self.kind]
+        from tfaudio.features.registry import KINDS
+
+        feature = self.feature()
+        return 0 if feature is None else KINDS[feature[0]].bins(**feature[1])
 
     def n_frames(self, n_samples: int) -> int:
         """Frames of a centred framing of `n_samples` samples."""
@@ -76,30 +100,12 @@ class FeatureConfig:
         """Samples of a window that gives exactly `n_frames` centred frames (16 -> 15360 at hop 1024)."""
         return (int(n_frames) - 1) * self.hop_length
 
-    def compute(self, y):
+    def compute(self, y: Any) -> Any:
         """Features of `y` `(..., samples)` -> `(..., frames, bins)` (raw audio for kind "none")."""
-        from tfaudio import features as F
+        from tfaudio.features.registry import KINDS
 
-        if self.kind == "none":
-            return y
-        common = dict(sr=self.sr, n_fft=self.n_fft, hop_length=self.hop_length)
-        mel = dict(common, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax)
-        # `tfaudio.models.blocks.feature_layer` is the same dispatch as layers: keep the two in step
-        if self.kind == "stft":
-            if self.scale == "db":
-                return F.log_stft(y, n_fft=self.n_fft, hop_length=self.hop_length, top_db=self.top_db)
-            return F.stft_magnitude(y, n_fft=self.n_fft, hop_length=self.hop_length)
-        if self.kind == "mel":
-            return F.melspectrogram(y, **mel)
-        if self.kind == "log_mel":
-            return F.log_mel(y, top_db=self.top_db, **mel)
-        if self.kind == "mfcc":
-            return F.mfcc(y, n_mfcc=self.n_mfcc, **mel)
-        cqt = dict(sr=self.sr, hop_length=self.hop_length, fmin=self.fmin, n_bins=self.n_bins,
-                   bins_per_octave=self.bins_per_octave)
-        if self.scale == "db":
-            return F.log_cqt(y, top_db=self.top_db, **cqt)
-        return F.cqt(y, **cqt)
+        feature = self.feature()
+        return y if feature is None else KINDS[feature[0]].function(y, **feature[1])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,10 +196,6 @@ class AugmentConfig:
     PROBS = ("reverb_prob", "eq_prob", "lowpass_prob", "highpass_prob", "compress_prob", "drive_prob",
              "noise_prob")
 
-    @staticmethod
-    def _real(v: Any) -> bool:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < float("inf")
-
     def __post_init__(self) -> None:
         if self.preset is not None:
             if self.preset not in self.PRESETS:
@@ -205,7 +207,7 @@ class AugmentConfig:
             v = getattr(self, name)
             if v is None:
                 v = 1.0 if name == "noise_prob" else 0.0
-            if not self._real(v) or not 0 <= v <= 1:
+            if not is_real(v) or not 0 <= v <= 1:
                 raise ConfigError(f"augment {name} must be a probability in [0, 1], got {v!r}")
             object.__setattr__(self, name, float(v))
         for name in ("gain_db", "snr_db"):
@@ -233,7 +235,7 @@ class AugmentConfig:
             v = getattr(self, name)
             if v is None and name == "noise_color":
                 continue
-            if (not isinstance(v, (tuple, list)) or len(v) != 2 or not all(self._real(x) for x in v)
+            if (not isinstance(v, (tuple, list)) or len(v) != 2 or not all(is_real(x) for x in v)
                     or not lo <= v[0] <= v[1] <= hi):
                 raise ConfigError(f"augment {name} must be a (low, high) pair of {what}, low <= high, got {v!r}")
             object.__setattr__(self, name, (float(v[0]), float(v[1])))
@@ -264,21 +266,84 @@ def to_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config), default=list))
 
 
-def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
-    """Build `cls` from a mapping, refusing unknown keys with a clear error."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+@functools.cache
+def _fields(cls: type) -> dict[str, tuple[Any, str]]:
+    """Each init field of dataclass `cls`: its resolved type hint and its annotation as written."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: (hints[f.name], f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type)))
+            for f in dataclasses.fields(cls) if f.init}
+
+
+_BAD = object()  # what `_fit` returns for a value that does not fit its hint
+
+
+def _fit(value: Any, hint: Any, key: str) -> Any:
+    """`value` as type `hint`, mildly coerced, or `_BAD`; a mapping for a dataclass is built by `from_dict`."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        return next((v for v in (_fit(value, arm, key) for arm in args) if v is not _BAD), _BAD)
+    if value is None or hint is type(None):
+        return None if value is None and hint is type(None) else _BAD
+    if isinstance(value, bool) or hint is bool:  # a bool is never a number, nor a number a bool
+        return value if isinstance(value, bool) and hint is bool else _BAD
+    if dataclasses.is_dataclass(hint):
+        return value if isinstance(value, hint) else from_dict(hint, value, key) if isinstance(value, Mapping) else _BAD
+    if hint is int:
+        integral = isinstance(value, numbers.Integral) or isinstance(value, float) and value.is_integer()
+        return int(value) if integral else _BAD
+    if hint is float and isinstance(value, numbers.Real):
+        try:
+            return float(value)
+        except OverflowError:
+            raise OverflowError(f"a {len(str(abs(value)))}-digit number is too large") from None
+    if origin is tuple and isinstance(value, (list, tuple)):
+        hints = (args[0],) * len(value) if args[1:] == (...,) else args
+        out = tuple(_fit(v, h, key) for v, h in zip(value, hints))
+        return out if len(hints) == len(value) and _BAD not in out else _BAD
+    if isinstance(origin, type) and issubclass(origin, Mapping):
+        return dict(value) if isinstance(value, Mapping) else _BAD
+    return value if isinstance(value, origin or hint) else _BAD
+
+
+def _check(key: str, value: Any, hint: Any, text: str) -> Any:
+    """`_fit`, or a one-line ConfigError naming `key` and the annotation `text`."""
+    try:
+        out = _fit(value, hint, key)
+    except OverflowError as e:
+        raise ConfigError(f"{key}: {e} (expected {text})") from None
+    if out is _BAD:
+        raise ConfigError(f"{key}: null is not allowed here (expected {text})" if value is None else
+                          f"{key}: expected {text}, got {value!r}")
+    return out
+
+
+def check_fields(cls: type, data: Any, prefix: str = "") -> dict[str, Any]:
+    """The keyword arguments of dataclass `cls` that mapping `data` gives, each checked (see `from_dict`)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix or cls.__name__}: expected a mapping, got {data!r}")
+    fields = _fields(cls)
+    unknown = sorted(set(data) - set(fields), key=str)
     if unknown:
-        raise ConfigError(f"unknown {cls.__name__} key(s) {unknown}; known: {sorted(fields)}")
-    kwargs = {}
-    for k, v in data.items():
-        if isinstance(v, list):
-            v = tuple(v)
-        kwargs[k] = v
+        raise ConfigError(f"unknown key(s) {[f'{prefix}.{k}' for k in unknown]}; {prefix} has {sorted(fields)}"
+                          if prefix else f"unknown config key(s) {unknown}; known: {sorted(fields)}")
+    return {k: _check(f"{prefix}.{k}" if prefix else str(k), v, *fields[k]) for k, v in data.items()}
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
+    """Build dataclass `cls` from a mapping, checked against its type hints: unknown keys are refused; null
+    only where the hint allows None, a bool only for bool; int -> float, integral float -> int, list ->
+    tuple (element types and fixed lengths checked), Mapping -> dict, a mapping -> a nested dataclass
+    (`prefix.key`). Every error is one ConfigError line naming the key, or `prefix` (else the class) for
+    the constructor's own."""
+    kwargs = check_fields(cls, data, prefix)
     try:
         return cls(**kwargs)
-    except TypeError as e:
-        raise ConfigError(f"{cls.__name__}: {e}") from None
+    except (TypeError, ValueError) as e:  # ConfigError is a ValueError: it already says what is wrong
+        if isinstance(e, ConfigError) and not prefix:
+            raise
+        raise ConfigError(f"{prefix or cls.__name__}: {e}") from None
 
 
 def write_json(config: Any, path: str | os.PathLike) -> Path:

@@ -164,7 +164,7 @@ def sequence_example(clips: Sequence[Any], instruments: Sequence[int], spec: Run
     of the stems, `range_db` range re `ref`), "playing": `(frames,)` (the instrument of the clip holding
     each frame's centre)} — an element `evaluate_run` takes as is.
     """
-    from tfaudio import labels as L
+    from tfaudio.labels import activations
 
     clips = [np.asarray(c, np.float32).reshape(-1) for c in clips]
     if not clips or len(clips) != len(instruments):
@@ -177,7 +177,7 @@ def sequence_example(clips: Sequence[Any], instruments: Sequence[int], spec: Run
     for c, i, a in zip(clips, instruments, bounds):
         stems[int(i), a:a + len(c)] = c
     f = spec.features
-    acts = L.activations(stems, frame_length=f.n_fft, hop_length=f.hop_length, ref=ref, top_db=range_db).numpy()
+    acts = activations(stems, frame_length=f.n_fft, hop_length=f.hop_length, ref=ref, top_db=range_db).numpy()
     centres = np.arange(acts.shape[1]) * f.hop_length
     k = np.clip(np.searchsorted(bounds, centres, side="right") - 1, 0, len(clips) - 1)
     return {"audio": stems.sum(axis=0), "activations": acts, "playing": np.asarray(instruments, np.int64)[k]}
@@ -384,10 +384,10 @@ def collect_predictions(model: Any, spec: RunSpec, data: Any, max_examples: int 
     """
     if aggregate not in ("mean", "max"):
         raise DatasetError(None, f"unknown aggregation {aggregate!r}; use 'mean' or 'max'")
-    from tfaudio import inference as I
+    from tfaudio import inference
 
-    pred = I.predictor(model, spec, batch_windows)
-    input_kind = I._input_kind(spec)
+    pred = inference.predictor(model, spec, batch_windows)
+    input_kind = inference.input_kind(spec)
     n_classes = len(spec.classes)
     preds: list[Any] = []
     refs: list[Any] = []
@@ -787,8 +787,8 @@ def song_reference(record: Any, spec: RunSpec, samples: int | None = None, ref: 
     and are listed in info["unknown_instruments"]; info["mix_residual_db"] (with `mix`) is the level
     of ``mix - sum(stems)`` relative to the mix.
     """
-    from tfaudio import audio as A
-    from tfaudio import labels as L
+    from tfaudio.audio import load
+    from tfaudio.labels import activations
 
     classes = list(spec.classes)
     f = spec.features
@@ -810,7 +810,7 @@ def song_reference(record: Any, spec: RunSpec, samples: int | None = None, ref: 
     for key, paths in groups.items():
         y = None
         for path in paths:
-            s, _ = A.load(path, sr=spec.sr)
+            s, _ = load(path, sr=spec.sr)
             if samples is None:
                 samples = len(s)
             if abs(len(s) - samples) > f.hop_length:
@@ -819,7 +819,7 @@ def song_reference(record: Any, spec: RunSpec, samples: int | None = None, ref: 
             s = np.pad(s, (0, max(0, samples - len(s))))[:samples]
             y = s if y is None else y + s
         total = y.copy() if total is None else total + y
-        a = L.activations(y[None], frame_length=f.n_fft, hop_length=f.hop_length, ref=ref, top_db=range_db).numpy()[0]
+        a = activations(y[None], frame_length=f.n_fft, hop_length=f.hop_length, ref=ref, top_db=range_db).numpy()[0]
         if reference is None:
             reference = np.zeros((len(classes), a.shape[0]), np.float32)
         if isinstance(key, int):
@@ -851,20 +851,20 @@ def collect_songs(model: Any, spec: RunSpec, records: Sequence[Any], ref: float 
     (logged, returned in the skipped list) or, with `strict`, raises its AudioFileError.
     Returns (songs, skipped (path, problem) pairs).
     """
-    from tfaudio import audio as A
-    from tfaudio import inference as I
+    from tfaudio.audio import load
     from tfaudio.errors import AudioFileError
+    from tfaudio.inference import predict_audio, predictor
 
     if spec.task != "activation":
         raise DatasetError(None, f"songs with stems evaluate activation runs, not {spec.task} runs")
-    p = I.predictor(model, spec, batch_windows)
+    p = predictor(model, spec, batch_windows)
     songs: list[Song] = []
     skipped: list[tuple[str, str]] = []
     for rec in records:
         name = str(rec.meta.get("song") or Path(rec.path).parent.name)
         try:
-            mix, _ = A.load(rec.path, sr=spec.sr)
-            pred = I.predict_audio(p, None, mix, source=rec.path).activations
+            mix, _ = load(rec.path, sr=spec.sr)
+            pred = predict_audio(p, None, mix, source=rec.path).activations
             reference, playing, info = song_reference(rec, spec, len(mix), ref, range_db, mix=mix)
         except AudioFileError as e:
             if strict:

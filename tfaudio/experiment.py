@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig, to_dict
+from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig, from_dict, to_dict
 from tfaudio.errors import ConfigError
 
 DATA_FORMATS = ("corpus", "medley_solos_db", "irmas", "nsynth", "folder", "csv")
@@ -185,87 +185,26 @@ class ExperimentConfig:
         return to_dict(self)
 
 
-_SECTIONS: dict[str, type] = {"data": DataConfig, "features": FeatureConfig, "mix": MixConfig,
-                              "augment": AugmentConfig, "train": TrainConfig}
-
-
-def _types_of(annotation: str) -> set[str]:
-    return {t.strip() for t in annotation.replace("|", ",").replace("[", ",").replace("]", ",").split(",")} - {""}
-
-
-def _check(key: str, value: Any, annotation: str) -> Any:
-    """Check (and mildly coerce) one value against its field's annotation."""
-    types = _types_of(annotation)
-    if value is None:
-        if "None" in types:
-            return None
-        raise ConfigError(f"{key}: null is not allowed here (expected {annotation})")
-    if isinstance(value, bool):
-        if "bool" in types:
-            return value
-        raise ConfigError(f"{key}: expected {annotation}, got {value!r}")
-    if isinstance(value, int) and ("int" in types or "float" in types):
-        if "int" in types:
-            return value
-        try:
-            return float(value)
-        except OverflowError:
-            raise ConfigError(f"{key}: a {len(str(abs(value)))}-digit number is too large (expected {annotation})") \
-                from None
-    if isinstance(value, float) and "float" in types:
-        return value
-    if isinstance(value, float) and "int" in types and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and "str" in types:
-        return value
-    if isinstance(value, (list, tuple)) and "tuple" in types:
-        return tuple(value)
-    if isinstance(value, Mapping) and "Mapping" in types:
-        return dict(value)
-    raise ConfigError(f"{key}: expected {annotation}, got {value!r}")
-
-
-def _section(cls: type, data: Any, prefix: str) -> Any:
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{prefix}: expected a mapping, got {data!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {[f'{prefix}.{k}' for k in unknown]}; "
-                          f"{prefix} has {sorted(fields)}")
-    kwargs = {k: _check(f"{prefix}.{k}", v, str(fields[k].type)) for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except ConfigError as e:
-        raise ConfigError(f"{prefix}: {e}") from None
-
-
 def experiment_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
-    """Validate a plain mapping (parsed YAML) into an `ExperimentConfig`."""
+    """Validate a plain mapping (parsed YAML) into an `ExperimentConfig`, each section by `config.from_dict`."""
     if not isinstance(data, Mapping):
         raise ConfigError("an experiment config must be a mapping")
     known = {f.name for f in dataclasses.fields(ExperimentConfig)}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - known, key=str)
     if unknown:
         raise ConfigError(f"unknown top-level key(s) {unknown}; known: {sorted(known)}")
     for required in ("name", "task", "model"):
         if required not in data:
             raise ConfigError(f"missing top-level key {required!r}")
-    kwargs: dict[str, Any] = {"name": str(data["name"]), "task": data["task"],
-                              "description": str(data.get("description", ""))}
-    model = data["model"]
-    if not isinstance(model, Mapping):
+    if not isinstance(data["model"], Mapping):
         raise ConfigError("model: expected a mapping with at least 'name'")
-    kwargs["model"] = dict(model)
-    for section, cls in _SECTIONS.items():
-        kwargs[section] = _section(cls, data.get(section), section)
+    sections = {"data": DataConfig, "features": FeatureConfig, "mix": MixConfig, "augment": AugmentConfig,
+                "train": TrainConfig}
+    kwargs = {s: from_dict(cls, {} if data.get(s) is None else data[s], s) for s, cls in sections.items()}
     try:
-        return ExperimentConfig(**kwargs)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as e:
+        return ExperimentConfig(name=str(data["name"]), task=data["task"], model=dict(data["model"]),
+                                description=str(data.get("description", "")), **kwargs)
+    except (TypeError, ValueError) as e:  # a ConfigError too: one line as it is
         raise ConfigError(str(e)) from None
 
 

@@ -62,7 +62,7 @@ import tensorflow as tf
 
 from tfaudio.config import FeatureConfig, to_dict
 from tfaudio.errors import TfaudioError
-from tfaudio.inference import DEFAULT_BATCH_WINDOWS, _features, check_model, predict_waveform_graph, window_plan
+from tfaudio.inference import DEFAULT_BATCH_WINDOWS, check_model, model_inputs, predict_waveform_graph, window_plan
 from tfaudio.run import RunSpec, float32_model, spec_from_metadata
 
 log = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ def _window_function(model: Any, spec: RunSpec, batch: int | None,
         shape, name = [batch, spec.features.n_frames(spec.window), spec.features.n_features], "features"
     else:
         shape, name = [batch, spec.window], "window"
-    feats = front_end if front_end is not None else (lambda x: _features(x, spec))
+    feats = front_end if front_end is not None else (lambda x: model_inputs(x, spec))
 
     def fn(x: tf.Tensor) -> dict[str, tf.Tensor]:
         if not outside:
@@ -241,7 +241,7 @@ def probe_windows(spec: RunSpec, n: int = 2, seed: int = 0) -> np.ndarray:
 
 
 def _keras_outputs(model: Any, spec: RunSpec, x: np.ndarray) -> np.ndarray:
-    return np.asarray(model(_features(tf.constant(x), spec), training=False), np.float32)
+    return np.asarray(model(model_inputs(tf.constant(x), spec), training=False), np.float32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,7 +330,7 @@ def _serving_module(model: Any, spec: RunSpec, classes_file: str, metadata_file:
     tracks the `tf.Variable`s those functions capture (as `keras.export.ExportArchive` does), not the
     Keras model: tracking the model's Keras variables instead saves a graph whose variables the TF1
     loaders (`saved_model_cli run`, TF Serving) cannot restore."""
-    from tfaudio import audio as A
+    from tfaudio.audio import decode_wav, resample
 
     frames = check_model(model, spec)
     plan = window_plan(spec, frames or None)
@@ -356,8 +356,8 @@ def _serving_module(model: Any, spec: RunSpec, classes_file: str, metadata_file:
         return clip_outputs(out["scores"])
 
     def mono(contents: tf.Tensor) -> tf.Tensor:
-        audio, rate = A.decode_wav(contents)
-        return A.resample(tf.reduce_mean(audio, axis=1), rate, sr)[None, :]
+        audio, rate = decode_wav(contents)
+        return resample(tf.reduce_mean(audio, axis=1), rate, sr)[None, :]
 
     def serve_wav(wav: tf.Tensor) -> dict[str, tf.Tensor]:
         if plan.activation:
@@ -448,9 +448,9 @@ def _frozen(fn: Any) -> Any:
 
 def _flex_ops(data: bytes) -> list[str]:
     """Custom (select TF, "Flex...") ops of a TFLite model."""
-    from tensorflow.lite.python import schema_py_generated as S
+    from tensorflow.lite.python import schema_py_generated as schema
 
-    m = S.Model.GetRootAsModel(data, 0)
+    m = schema.Model.GetRootAsModel(data, 0)
     names = set()
     for i in range(m.OperatorCodesLength()):
         code = m.OperatorCodes(i).CustomCode()
@@ -461,9 +461,9 @@ def _flex_ops(data: bytes) -> list[str]:
 
 def _scope_nodes(data: bytes, scope: str) -> list[str]:
     """Names of the TFLite ops (their output tensors) that come from TF name scope `scope`."""
-    from tensorflow.lite.python import schema_py_generated as S
+    from tensorflow.lite.python import schema_py_generated as schema
 
-    g = S.Model.GetRootAsModel(data, 0).Subgraphs(0)
+    g = schema.Model.GetRootAsModel(data, 0).Subgraphs(0)
     names = []
     for i in range(g.OperatorsLength()):
         op = g.Operators(i)
@@ -476,13 +476,13 @@ def _scope_nodes(data: bytes, scope: str) -> list[str]:
 def _tflite_with_metadata(data: bytes, meta: dict[str, Any]) -> bytes:
     """`data` with `meta` as its "tfaudio" metadata buffer (replacing an earlier one)."""
     import flatbuffers
-    from tensorflow.lite.python import schema_py_generated as S
+    from tensorflow.lite.python import schema_py_generated as schema
 
-    model = S.ModelT.InitFromObj(S.Model.GetRootAsModel(data, 0))
-    buf = S.BufferT()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    buf = schema.BufferT()
     buf.data = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), np.uint8)
     model.buffers = list(model.buffers or []) + [buf]
-    entry = S.MetadataT()
+    entry = schema.MetadataT()
     entry.name = METADATA_KEY
     entry.buffer = len(model.buffers) - 1
     model.metadata = [m for m in (model.metadata or []) if m.name not in (METADATA_KEY, METADATA_KEY.encode())]
@@ -493,12 +493,12 @@ def _tflite_with_metadata(data: bytes, meta: dict[str, Any]) -> bytes:
 
 
 def _tflite_metadata(data: bytes, where: Any = "") -> dict[str, Any]:
-    from tensorflow.lite.python import schema_py_generated as S
+    from tensorflow.lite.python import schema_py_generated as schema
 
     if len(data) < 8 or data[4:8] != b"TFL3":  # the flatbuffer's file identifier
         raise TfaudioError(f"{where}: not a readable TFLite model (no TFL3 identifier)")
     try:
-        m = S.Model.GetRootAsModel(data, 0)
+        m = schema.Model.GetRootAsModel(data, 0)
         for i in range(m.MetadataLength()):
             entry = m.Metadata(i)
             if entry.Name() == METADATA_KEY.encode():
@@ -532,7 +532,7 @@ def calibration_windows(spec: RunSpec, paths: Sequence[str | os.PathLike] = (), 
     """Audio windows `(m, window)` at `spec.sr` for int8 calibration: cut (without overlap) from `paths`
     (audio files or folders of them), else from the training split of the run's data (`config`), keeping
     windows above -60 dBFS RMS; at most `n`, spread over the files."""
-    from tfaudio import audio as A
+    from tfaudio.audio import load
     from tfaudio.datasets import AUDIO_EXTENSIONS
 
     files: list[str] = []
@@ -559,7 +559,7 @@ def calibration_windows(spec: RunSpec, paths: Sequence[str | os.PathLike] = (), 
     per_file = max(1, -(-n // len(order)))
     windows: list[np.ndarray] = []
     for k in order:
-        y, _ = A.load(files[k], sr=spec.sr)
+        y, _ = load(files[k], sr=spec.sr)
         for s in range(0, max(1, len(y) - spec.window + 1), spec.window)[:per_file]:
             w = np.pad(y[s:s + spec.window], (0, max(0, spec.window - len(y[s:s + spec.window]))))
             if np.sqrt(np.mean(w.astype(np.float64) ** 2)) > 1e-3:
@@ -601,7 +601,7 @@ def tflite_bytes(model: Any, spec: RunSpec, quantize: str = "none", calibration:
         raise TfaudioError("int8 quantization needs calibration windows")
     frozen = _frozen(_window_function(model, spec, 1, outside=outside))
     if quantize == "int8" and outside:
-        calibration = _features(tf.constant(calibration), spec).numpy()
+        calibration = model_inputs(tf.constant(calibration), spec).numpy()
     name = "features" if outside else "window"
 
     def converter(select: bool, q: str) -> Any:
@@ -705,7 +705,7 @@ def _tflite_runner(data: bytes, spec: RunSpec, ops: dict[str, Any], outside: boo
     """Windows `(m, window)` -> outputs, through a TFLite model (its features computed here when `outside`)."""
     def run(x: np.ndarray) -> np.ndarray:  # the interpreter is made here, so that `_check` records its failure
         runner = TFLiteRunner(data, spec, {"front_end": "outside" if outside else "inside"}, flex=ops["select_tf_ops"])
-        return runner(_features(tf.constant(x), spec).numpy() if outside else x)
+        return runner(model_inputs(tf.constant(x), spec).numpy() if outside else x)
 
     return run
 
@@ -732,7 +732,7 @@ def onnx_front_end(features: FeatureConfig) -> Callable[[tf.Tensor], tf.Tensor] 
 
     tf2onnx converts an RFFT only when its consumer is ComplexAbs, so mel power is |STFT| squared
     (`tfaudio.features.melspectrogram` takes re² + im²): equal to float rounding."""
-    from tfaudio import features as F
+    from tfaudio.features import power_to_db, stft_magnitude
 
     fc = features
     if fc.kind == "stft":
@@ -747,12 +747,12 @@ def onnx_front_end(features: FeatureConfig) -> Callable[[tf.Tensor], tf.Tensor] 
     D = scipy.fft.dct(np.eye(fc.n_mels), type=2, norm="ortho", axis=0)[: fc.n_mfcc].T.astype(np.float32)
 
     def front(x: tf.Tensor) -> tf.Tensor:
-        mel = tf.tensordot(tf.square(F.stft_magnitude(x, fc.n_fft, fc.hop_length)), tf.constant(M), axes=1)
+        mel = tf.tensordot(tf.square(stft_magnitude(x, fc.n_fft, fc.hop_length)), tf.constant(M), axes=1)
         if fc.kind == "mel":
             return mel
         if fc.kind == "log_mel":
-            return F.power_to_db(mel, top_db=fc.top_db)
-        return tf.tensordot(F.power_to_db(mel, top_db=80.0), tf.constant(D), axes=1)  # as FeatureConfig.compute
+            return power_to_db(mel, top_db=fc.top_db)
+        return tf.tensordot(power_to_db(mel, top_db=80.0), tf.constant(D), axes=1)  # as FeatureConfig.compute
 
     return front
 
@@ -827,7 +827,7 @@ def _onnx_problem(data: bytes, model: Any, spec: RunSpec, outside: bool) -> str 
         return (str(e).splitlines() or [""])[0][:200]
     x = probe_windows(spec)
     name = sess.get_inputs()[0].name
-    feats = _features(tf.constant(x), spec).numpy() if outside else x
+    feats = model_inputs(tf.constant(x), spec).numpy() if outside else x
     got = np.concatenate([sess.run(None, {name: f[None]})[0] for f in feats])
     diff = float(np.max(np.abs(got - _keras_outputs(model, spec, x))))
     return None if diff <= 1e-4 else f"outputs differ from the Keras model by {diff:.2g}"
@@ -867,7 +867,7 @@ def export_onnx(model: Any, spec: RunSpec, out: str | os.PathLike, config: dict[
     outside = info["front_end"] == "outside"
     try:
         runner = ONNXRunner(data, spec, info)
-        check = _check(lambda x: runner(_features(tf.constant(x), spec).numpy() if outside else x), model, spec)
+        check = _check(lambda x: runner(model_inputs(tf.constant(x), spec).numpy() if outside else x), model, spec)
     except TfaudioError:  # no onnxruntime here
         check = {"max_abs_diff": None, "error": "onnxruntime is not installed"}
     meta = metadata(spec, version, frames, config=config, training=training, export_format="onnx",

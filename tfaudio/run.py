@@ -69,13 +69,10 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunSpec":
-        data = dict(data)
         feats = dict(data["features"])
         if "scale" not in feats and feats.get("kind") in ("cqt", "stft"):
             feats["scale"] = "linear"  # runs written before `scale` existed fed CQT/STFT magnitudes unscaled
-        data["features"] = from_dict(FeatureConfig, feats)
-        data["classes"] = tuple(data["classes"])
-        return from_dict(cls, data)
+        return from_dict(cls, {**data, "features": feats})
 
 
 def write_spec(spec: RunSpec, run_dir: str | os.PathLike) -> Path:
@@ -286,9 +283,9 @@ class LoadedModel:
 
     def predictor(self, batch_windows: int | None = None):
         """A `tfaudio.inference.Predictor` of this model."""
-        from tfaudio import inference as I
+        from tfaudio.inference import DEFAULT_BATCH_WINDOWS, predictor
 
-        return I.predictor(self.model, self.spec, batch_windows or I.DEFAULT_BATCH_WINDOWS)
+        return predictor(self.model, self.spec, batch_windows or DEFAULT_BATCH_WINDOWS)
 
     def predict_file(self, path: str | os.PathLike, **kwargs: Any):
         """`tfaudio.inference.predict_file` with this model."""
@@ -304,7 +301,7 @@ class LoadedModel:
 
     def stream(self, rate: int | None = None, channels: int = 1, **kwargs: Any):
         """A `tfaudio.inference.Stream` of this model."""
-        from tfaudio.stream import Stream
+        from tfaudio.inference import Stream
 
         return Stream(self, rate=rate, channels=channels, **kwargs)
 
@@ -342,7 +339,7 @@ def open_model(model: str | os.PathLike, which: str = "best", precision: str = "
     Predictions of all forms of one model agree (within 1e-5; 1e-4 for TFLite and ONNX, unquantized).
     `precision` ("float32", "auto" or "mixed_bfloat16", `tfaudio.precision.resolve`) is the policy a Keras
     form computes in: bfloat16 is several times faster on CPUs with AMX, within about 0.01 of float32."""
-    from tfaudio import export as X
+    from tfaudio import export
 
     form = model_form(model)
     path = Path(model)
@@ -351,12 +348,12 @@ def open_model(model: str | os.PathLike, which: str = "best", precision: str = "
         net, spec = open_run(run_dir, which)
         net = float32_model(net, precision)
         config = _read_config(run_dir)
-        meta = X.metadata(spec, frames=_frames(net, spec), config=config,
-                          training=training_summary(config, run_dir), export_format=form)
+        meta = export.metadata(spec, frames=_frames(net, spec), config=config,
+                               training=training_summary(config, run_dir), export_format=form)
         return LoadedModel(net, spec, form, run_dir, meta, config, run_dir, resolve_checkpoint(run_dir, which),
                            name=str(model) if form == "pretrained" else "")
     if form == "keras":
-        meta = X.read_metadata(path, "keras")
+        meta = export.read_metadata(path, "keras")
         run_dir = None
         if meta is None:  # a checkpoint inside a run folder: RUN/checkpoints/NAME.keras
             run_dir = path.resolve().parent.parent
@@ -370,10 +367,10 @@ def open_model(model: str | os.PathLike, which: str = "best", precision: str = "
             config = meta.get("config")
         net = float32_model(_load_keras(path), precision)
         if meta is None:
-            meta = X.metadata(spec, frames=_frames(net, spec), config=config,
-                              training=training_summary(config, run_dir), export_format="keras")
+            meta = export.metadata(spec, frames=_frames(net, spec), config=config,
+                                   training=training_summary(config, run_dir), export_format="keras")
         return LoadedModel(net, spec, form, path, meta, config, run_dir, path)
-    runner, spec, meta = X.load_exported(path, form)
+    runner, spec, meta = export.load_exported(path, form)
     return LoadedModel(runner, spec, form, path, meta, meta.get("config"))
 
 

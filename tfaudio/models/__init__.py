@@ -17,7 +17,7 @@ import dataclasses
 import math
 from typing import Any, Callable, NamedTuple
 
-from tfaudio.config import FeatureConfig, from_dict
+from tfaudio.config import check_fields, from_dict
 from tfaudio.errors import ConfigError
 from tfaudio.models import activation, compact_cnn, configs, image_cnn, layers, raw_waveform, recurrent, spectrogram
 from tfaudio.models import svm as _svm
@@ -94,23 +94,15 @@ def _unalias(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
 def model_config(name: str, **overrides: Any) -> ModelConfig:
     """The config of model `name`: its defaults, with `overrides` applied (unknown keys: ConfigError).
 
-    The activation CNN also takes `n_instruments` for `n_classes`.
+    The activation CNN also takes `n_instruments` for `n_classes`. Values are checked as `config.from_dict`.
     """
-    cls = config_class(name)
-    overrides = _unalias(name, overrides)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ConfigError(f"model {name!r}: unknown config key(s) {unknown}; known: {sorted(known)}")
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-    if issubclass(cls, FramesConfig) and kwargs.get("n_samples") is not None and "n_frames" not in kwargs:
-        features = kwargs.get("features", cls.features)
-        if isinstance(features, dict):
-            features = from_dict(FeatureConfig, features)
-        kwargs["n_frames"] = features.n_frames(kwargs["n_samples"])  # n_samples given alone
+    cls, overrides = config_class(name), _unalias(name, overrides)
     try:
-        return cls(**kwargs)
-    except TypeError as e:
+        kwargs = check_fields(cls, overrides)
+        if issubclass(cls, FramesConfig) and kwargs.get("n_samples") is not None and "n_frames" not in kwargs:
+            kwargs["n_frames"] = kwargs.get("features", cls.features).n_frames(kwargs["n_samples"])  # n_samples alone
+        return from_dict(cls, kwargs)
+    except ConfigError as e:
         raise ConfigError(f"model {name!r}: {e}") from None
 
 

@@ -26,30 +26,16 @@ def audio_input(n_samples: int | None, name: str = "audio") -> keras.KerasTensor
 
 
 def feature_layer(features: FeatureConfig, name: str = "frontend") -> keras.layers.Layer:
-    """The registered feature layer of `tfaudio.features` for `features.kind` (and `features.scale`):
-    audio `(batch, samples)` -> `(batch, frames, bins)`, computed in float32 whatever the mixed-precision
-    policy. The same features as `FeatureConfig.compute` (keep the two in step).
+    """The registered `tfaudio.features` layer of `features.feature()` (its kind and scale): audio
+    `(batch, samples)` -> `(batch, frames, bins)`, computed in float32 whatever the mixed-precision policy;
+    the same features as `FeatureConfig.compute`.
     """
-    from tfaudio import features as F
+    from tfaudio.features.registry import KINDS
 
-    f = features
-    mel = dict(sr=f.sr, n_fft=f.n_fft, hop_length=f.hop_length, n_mels=f.n_mels, fmin=f.fmin, fmax=f.fmax)
-    if f.kind == "stft":
-        if f.scale == "db":
-            return F.LogSTFT(n_fft=f.n_fft, hop_length=f.hop_length, top_db=f.top_db, name=name, dtype="float32")
-        return F.STFTMagnitude(n_fft=f.n_fft, hop_length=f.hop_length, name=name, dtype="float32")
-    if f.kind == "mel":
-        return F.MelSpectrogram(**mel, name=name, dtype="float32")
-    if f.kind == "log_mel":
-        return F.LogMel(**mel, top_db=f.top_db, name=name, dtype="float32")
-    if f.kind == "mfcc":
-        return F.MFCC(**mel, n_mfcc=f.n_mfcc, name=name, dtype="float32")
-    if f.kind == "cqt":
-        cqt = dict(sr=f.sr, hop_length=f.hop_length, fmin=f.fmin, n_bins=f.n_bins, bins_per_octave=f.bins_per_octave)
-        if f.scale == "db":
-            return F.LogCQT(**cqt, top_db=f.top_db, name=name, dtype="float32")
-        return F.CQT(**cqt, name=name, dtype="float32")
-    raise ConfigError(f"no feature layer for features.kind {f.kind!r}")
+    feature = features.feature()
+    if feature is None:
+        raise ConfigError(f"no feature layer for features.kind {features.kind!r}")
+    return KINDS[feature[0]].layer(**feature[1], name=name, dtype="float32")
 
 
 def frames_input(cfg, name: str = "frontend") -> tuple[keras.KerasTensor, keras.KerasTensor]:

@@ -9,36 +9,11 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
-from tfaudio.config import FeatureConfig
+from tfaudio._checks import positive_fields, positive_int_tuple_fields, rate_fields
+from tfaudio.config import FeatureConfig, from_dict
 from tfaudio.errors import ConfigError
 
 INPUTS = ("features", "audio")
-
-
-def _check_positive(cfg: Any, *names: str) -> None:
-    for name in names:
-        v = getattr(cfg, name)
-        if v is not None and v <= 0:
-            raise ConfigError(f"{type(cfg).__name__}.{name} must be positive, got {v}")
-
-
-def _check_positive_tuple(cfg: Any, *names: str, allow_empty: bool = False) -> None:
-    for name in names:
-        v = getattr(cfg, name)
-        if isinstance(v, list):
-            v = tuple(v)
-            object.__setattr__(cfg, name, v)
-        if not isinstance(v, tuple) or (not v and not allow_empty) or any(
-                not isinstance(u, int) or u <= 0 for u in v):
-            raise ConfigError(f"{type(cfg).__name__}.{name} must be a tuple of positive ints, got {v!r}")
-
-
-def _rate(cfg: Any, *names: str) -> None:
-    for name in names:
-        v = getattr(cfg, name)
-        if not 0.0 <= v < 1.0:
-            raise ConfigError(f"{type(cfg).__name__}.{name} must be in [0, 1), got {v}")
-
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -51,7 +26,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.input not in INPUTS:
             raise ConfigError(f"{type(self).__name__}.input must be one of {INPUTS}, got {self.input!r}")
-        _check_positive(self, "n_classes")
+        positive_fields(self, "n_classes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,12 +48,10 @@ class FramesConfig(ModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if isinstance(self.features, Mapping):
-            from tfaudio.config import from_dict
-
-            object.__setattr__(self, "features", from_dict(FeatureConfig, self.features))
+            object.__setattr__(self, "features", from_dict(FeatureConfig, self.features, "features"))
         if not isinstance(self.features, FeatureConfig):
             raise ConfigError(f"{type(self).__name__}.features must be a FeatureConfig, got {self.features!r}")
-        _check_positive(self, "n_frames", "n_bins", "n_samples")
+        positive_fields(self, "n_frames", "n_bins", "n_samples")
         name = type(self).__name__
         if self.input == "audio":
             if self.features.kind == "none":
@@ -114,8 +87,8 @@ class RNNConfig(FramesConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_tuple(self, "units")
-        _rate(self, "dropout")
+        positive_int_tuple_fields(self, "units")
+        rate_fields(self, "dropout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,9 +108,9 @@ class ImageCNNConfig(ModelConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive(self, "n_samples", "kernel_size", "pool_size", "embedding")
-        _check_positive_tuple(self, "filters")
-        _rate(self, "dropout")
+        positive_fields(self, "n_samples", "kernel_size", "pool_size", "embedding")
+        positive_int_tuple_fields(self, "filters")
+        rate_fields(self, "dropout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,8 +124,8 @@ class StackedCNNConfig(ImageCNNConfig):
 
 
 def _check_mrp(cfg: Any) -> None:
-    _check_positive(cfg, "size")
-    _check_positive_tuple(cfg, "window_sizes")
+    positive_fields(cfg, "size")
+    positive_int_tuple_fields(cfg, "window_sizes")
     bad = [w for w in cfg.window_sizes if w % cfg.size]
     if bad:
         raise ConfigError(f"{type(cfg).__name__}: window_sizes {bad} are not multiples of size={cfg.size}")
@@ -196,9 +169,9 @@ class CNNLSTMConfig(FramesConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_mrp(self)
-        _check_positive(self, "kernel_size", "pool_size", "embedding", "units")
-        _check_positive_tuple(self, "filters")
-        _rate(self, "dropout")
+        positive_fields(self, "kernel_size", "pool_size", "embedding", "units")
+        positive_int_tuple_fields(self, "filters")
+        rate_fields(self, "dropout")
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,9 +196,9 @@ class ActivationCNNConfig(FramesConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_tuple(self, "filters", "kernel_sizes", "pools")
-        _check_positive_tuple(self, "dropout_after", allow_empty=True)
-        _rate(self, "spatial_dropout")
+        positive_int_tuple_fields(self, "filters", "kernel_sizes", "pools")
+        positive_int_tuple_fields(self, "dropout_after", allow_empty=True)
+        rate_fields(self, "spatial_dropout")
         if not len(self.filters) == len(self.kernel_sizes) == len(self.pools):
             raise ConfigError("ActivationCNNConfig: filters, kernel_sizes and pools need one entry per conv pair")
         if not self.multi_label:
@@ -258,7 +231,7 @@ class RawConfig(ModelConfig):
         if self.input != "audio":
             raise ConfigError(f'{type(self).__name__}: raw-waveform models take input="audio", got {self.input!r}')
         super().__post_init__()
-        _check_positive(self, "n_samples")
+        positive_fields(self, "n_samples")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,9 +247,9 @@ class BiGRURawConfig(RawConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_tuple(self, "units")
-        _check_positive(self, "frame_length")
-        _rate(self, "dropout")
+        positive_int_tuple_fields(self, "units")
+        positive_fields(self, "frame_length")
+        rate_fields(self, "dropout")
         if self.frame_length > self.n_samples:
             raise ConfigError(f"BiGRURawConfig: frame_length {self.frame_length} > n_samples {self.n_samples}")
 
@@ -297,9 +270,9 @@ class RawCNNConfig(RawConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_tuple(self, "filters")
-        _check_positive(self, "kernel_size", "pool_size")
-        _rate(self, "dropout")
+        positive_int_tuple_fields(self, "filters")
+        positive_fields(self, "kernel_size", "pool_size")
+        rate_fields(self, "dropout")
         if self.n_samples < self.pool_size ** len(self.filters):
             raise ConfigError(f"{type(self).__name__}: n_samples={self.n_samples} is shorter than the total "
                               f"pooling {self.pool_size ** len(self.filters)}")
@@ -313,7 +286,7 @@ class DCNNRawConfig(RawCNNConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive(self, "dense_units")
+        positive_fields(self, "dense_units")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -324,7 +297,7 @@ class RCNNRawConfig(RawCNNConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_tuple(self, "gru_units")
+        positive_int_tuple_fields(self, "gru_units")
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,8 +320,8 @@ class TransformerConfig(FramesConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive(self, "n_layers", "n_heads", "d_model", "d_ff", "max_length")
-        _rate(self, "dropout")
+        positive_fields(self, "n_layers", "n_heads", "d_model", "d_ff", "max_length")
+        rate_fields(self, "dropout")
         if self.d_model % self.n_heads:
             raise ConfigError(f"TransformerConfig: d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
         if self.n_frames is not None and self.n_frames > self.max_length:
@@ -371,8 +344,8 @@ class ResNet18Config(FramesConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_tuple(self, "widths", "blocks")
-        _check_positive(self, "stem_kernel", "stem_stride")
+        positive_int_tuple_fields(self, "widths", "blocks")
+        positive_fields(self, "stem_kernel", "stem_stride")
         if len(self.widths) != len(self.blocks):
             raise ConfigError("ResNet18Config: widths and blocks need one entry per stage")
 
@@ -393,9 +366,9 @@ class SmallCNNConfig(FramesConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_tuple(self, "filters")
-        _check_positive(self, "kernel_size", "pool_size", "hidden")
-        _rate(self, "dropout")
+        positive_int_tuple_fields(self, "filters")
+        positive_fields(self, "kernel_size", "pool_size", "hidden")
+        rate_fields(self, "dropout")
         if self.n_frames is None:
             raise ConfigError("SmallCNNConfig: n_frames must be fixed (the CNN flattens)")
 
@@ -410,8 +383,8 @@ class CompactCNNConfig(FramesConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive_tuple(self, "filters")
-        _rate(self, "dropout")
+        positive_int_tuple_fields(self, "filters")
+        rate_fields(self, "dropout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -436,4 +409,4 @@ class SVMConfig(FramesConfig):
             raise ConfigError(f'SVMConfig.pooling must be "stats" or "flatten", got {self.pooling!r}')
         if self.pooling == "flatten" and self.n_frames is None:
             raise ConfigError('SVMConfig: pooling="flatten" needs a fixed n_frames')
-        _check_positive(self, "C")
+        positive_fields(self, "C")

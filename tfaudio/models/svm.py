@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tfaudio.config import to_dict
+from tfaudio.config import from_dict, to_dict
 from tfaudio.errors import ConfigError, TfaudioError
 from tfaudio.models.configs import SVMConfig
 
@@ -198,8 +198,6 @@ class SVMBaseline:
     def from_bytes(cls, data: bytes, source: str | os.PathLike = "<bytes>") -> "SVMBaseline":
         import skops.io as sio
         from sklearn.pipeline import Pipeline
-
-        from tfaudio.config import from_dict
 
         where = os.fspath(source)
         if not zipfile.is_zipfile(io.BytesIO(data)):

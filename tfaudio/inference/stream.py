@@ -8,10 +8,11 @@
 
     tfaudio predict MODEL - --stream --rate 48000 --channels 2 < audio.s16le > frames.csv
 
-The same plan as `tfaudio.inference.predict_file`, one chunk at a time: channels are averaged, the audio
-is resampled to the model's rate block by block (`StreamResampler`: the concatenation equals resampling
-the whole signal), cut into windows of `window` samples every `hop` samples, and each window goes through
-the model as soon as its last sample is in (the windows of one push in batches of `batch_windows`).
+Imported by `tfaudio.inference.files` (`predict_file` streams a file's blocks), `tfaudio.cli` and `tfaudio.run`.
+One chunk at a time: channels are averaged, the audio is resampled to the model's rate block by block
+(`tfaudio.audio.StreamResampler`: the concatenation equals resampling the whole signal), cut into windows of
+`window` samples every `hop` samples, and each window goes through the model as soon as its last sample is
+in (the windows of one push in batches of `batch_windows`).
 
 * **Activation models**: window `i` covers frames ``i·h … i·h + F − 1`` (`h` = F/2 frames a hop). Once
   window `i` is in, frames below ``(i + 1)·h`` get no more overlap-add contributions: they are final and
@@ -36,18 +37,18 @@ import dataclasses
 import logging
 import math
 import os
-import sys
 from typing import Any, BinaryIO, Iterable, TextIO
 
 import numpy as np
 
+from tfaudio._checks import integer
+from tfaudio.audio import StreamResampler
 from tfaudio.errors import TfaudioError
-
-# tfaudio.inference re-exports Stream (its last line imports this module), so it is imported in the functions
+from tfaudio.inference.plan import WindowCutter, ola_weights
+from tfaudio.inference.predict import DEFAULT_BATCH_WINDOWS, predictor
+from tfaudio.run import LoadedModel, open_model
 
 log = logging.getLogger(__name__)
-
-__all__ = ["Stream", "StreamOutput", "SAMPLE_FORMATS", "decode_pcm", "stream_pcm"]
 
 #: Raw PCM sample formats of `tfaudio predict - --stream` (little-endian, interleaved channels).
 SAMPLE_FORMATS = {"s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
@@ -89,11 +90,7 @@ class Stream:
 
     def __init__(self, model: Any, spec: Any = None, rate: int | None = None, channels: int = 1,
                  batch_windows: int | None = None, which: str = "best"):
-        from tfaudio.inference import DEFAULT_BATCH_WINDOWS, StreamResampler, WindowCutter, ola_weights, predictor
-        from tfaudio.run import LoadedModel, open_model
-
         batch_windows = DEFAULT_BATCH_WINDOWS if batch_windows is None else batch_windows
-
         if isinstance(model, (str, os.PathLike)):
             model = open_model(model, which)
         if isinstance(model, LoadedModel):
@@ -102,17 +99,12 @@ class Stream:
         self.spec = self._p.spec
         self.plan = self._p.plan
         self.classes = tuple(self.spec.classes)
-        rate = self.spec.sr if rate is None else rate
-        if not (isinstance(rate, (int, np.integer)) or float(rate).is_integer()) or int(rate) <= 0:
-            raise TfaudioError(f"the stream's sample rate must be a positive whole number of Hz, got {rate}")
-        if int(channels) != channels or int(channels) < 1:
-            raise TfaudioError(f"the stream needs at least one channel, got {channels}")
-        self.rate = int(rate)
-        self.channels = int(channels)
+        self.rate = integer("sample rate", self.spec.sr if rate is None else rate)
+        self.channels = integer("channels", channels)
         self.batch_windows = max(1, int(batch_windows))
         self._resampler = StreamResampler(self.rate, self.spec.sr)
         n = len(self.classes)
-        self._cutter = WindowCutter(self.plan)  # model-rate samples in, windows out
+        self.cutter = WindowCutter(self.plan)  # model-rate samples in (`cutter.samples`), windows out
         self._n_in = 0  # input samples (per channel) in
         self._chunks = 0
         self._done = False
@@ -130,9 +122,7 @@ class Stream:
     def latency_samples(self) -> int:
         """Input samples (at `rate`) after a frame's centre (a clip window's start) by which the frame is
         out, at the latest: one window, plus the resampler's look-ahead when resampling."""
-        r = self._resampler
-        extra = 0 if r.orig == r.target else r.context + r.down
-        return int(math.ceil(self.plan.window * self.rate / self.spec.sr)) + extra
+        return int(math.ceil(self.plan.window * self.rate / self.spec.sr)) + self._resampler.latency
 
     @property
     def latency_seconds(self) -> float:
@@ -146,7 +136,7 @@ class Stream:
     @property
     def buffered(self) -> int:
         """Numbers held in the stream's buffers (samples, overlap-add rows): bounded whatever its length."""
-        held = self._cutter.held + len(self._resampler._buf)
+        held = self.cutter.held + self._resampler.held
         if self.plan.activation:
             held += self._num.size + self._den.size
         return held
@@ -222,8 +212,8 @@ class Stream:
 
     def _advance(self, y: np.ndarray, final: bool) -> StreamOutput:
         plan = self.plan
-        first, pending = self._cutter.push(y, final)
-        cap = plan.n_frames(self._cutter.samples) if final and plan.activation else None
+        first, pending = self.cutter.push(y, final)
+        cap = plan.n_frames(self.cutter.samples) if final and plan.activation else None
         outs = []
         for i in range(0, len(pending), self.batch_windows):
             ys = self._p.windows(np.stack(pending[i:i + self.batch_windows]))
@@ -272,19 +262,28 @@ class Stream:
 # raw PCM in, CSV out (`tfaudio predict MODEL - --stream`)
 
 
+def _sample_dtype(sample_format: str) -> np.dtype:
+    if sample_format not in SAMPLE_FORMATS:
+        raise TfaudioError(f"unknown sample format {sample_format!r}; choose one of {list(SAMPLE_FORMATS)}")
+    return SAMPLE_FORMATS[sample_format]
+
+
 def decode_pcm(data: bytes, sample_format: str = "s16le", channels: int = 1) -> np.ndarray:
     """Whole frames of raw little-endian PCM -> float32 `(frames, channels)` in [-1, 1)."""
-    dtype = SAMPLE_FORMATS.get(sample_format)
-    if dtype is None:
-        raise TfaudioError(f"unknown sample format {sample_format!r}; choose one of {list(SAMPLE_FORMATS)}")
+    dtype = _sample_dtype(sample_format)
     x = np.frombuffer(data, dtype)
     if dtype.kind == "i":
         x = x.astype(np.float32) / np.float32(32768.0)
     return x.astype(np.float32, copy=False).reshape(-1, channels)
 
 
-def _rows(out: StreamOutput) -> str:
-    return "".join(f"{t:.6f}," + ",".join(f"{v:.6f}" for v in row) + "\n" for t, row in zip(out.times, out.values))
+def _write_rows(sink: TextIO, out: StreamOutput) -> int:
+    """`out` as CSV rows to `sink`, flushed; returns the rows written."""
+    if len(out):
+        sink.write("".join(f"{t:.6f}," + ",".join(f"{v:.6f}" for v in row) + "\n"
+                           for t, row in zip(out.times, out.values)))
+        sink.flush()
+    return len(out)
 
 
 def stream_pcm(stream: Stream, source: BinaryIO, sink: TextIO, sample_format: str = "s16le",
@@ -294,9 +293,7 @@ def stream_pcm(stream: Stream, source: BinaryIO, sink: TextIO, sample_format: st
 
     Reads return as soon as some data is there (`read1`), so a live source is not waited on for whole
     blocks; a partial frame at the end of a read is kept for the next. Memory is constant."""
-    if sample_format not in SAMPLE_FORMATS:
-        raise TfaudioError(f"unknown sample format {sample_format!r}; choose one of {list(SAMPLE_FORMATS)}")
-    frame_bytes = SAMPLE_FORMATS[sample_format].itemsize * stream.channels
+    frame_bytes = _sample_dtype(sample_format).itemsize * stream.channels
     read = getattr(source, "read1", source.read)
     sink.write("time," + ",".join(stream.classes) + "\n")
     sink.flush()
@@ -311,25 +308,11 @@ def stream_pcm(stream: Stream, source: BinaryIO, sink: TextIO, sample_format: st
         rest = data[whole:]
         if not whole:
             continue
-        out = stream.push(decode_pcm(data[:whole], sample_format, stream.channels))
-        if len(out):
-            sink.write(_rows(out))
-            sink.flush()
-            rows += len(out)
+        rows += _write_rows(sink, stream.push(decode_pcm(data[:whole], sample_format, stream.channels)))
     if rest:
         log.warning("<stdin>: %d trailing byte(s) are not a whole frame of %d channel(s) of %s; ignored", len(rest),
                     stream.channels, sample_format)
     if stream.samples_in == 0:
         stream.flush()
         raise TfaudioError("<stdin>: no audio samples (the input ended at once)")
-    out = stream.flush()
-    if len(out):
-        sink.write(_rows(out))
-        sink.flush()
-        rows += len(out)
-    return rows
-
-
-def main_stdin(stream: Stream, sample_format: str) -> int:
-    """`stream_pcm` from stdin to stdout; returns the rows written."""
-    return stream_pcm(stream, sys.stdin.buffer, sys.stdout, sample_format)
+    return rows + _write_rows(sink, stream.flush())
