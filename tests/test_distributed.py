@@ -68,6 +68,17 @@ def _run_all(procs: dict[str, subprocess.Popen], logs: dict[str, Path], timeout:
         pytest.fail(f"processes failed or timed out: {bad}\n{tails}")
 
 
+def _wait_for_lines(procs: dict[str, subprocess.Popen], logs: dict[str, Path], text: str,
+                    timeout: float = TIMEOUT) -> None:
+    """Wait until every log holds `text`; on a timeout or an early exit kill them all and show their logs."""
+    deadline = time.monotonic() + timeout
+    while not all(text in logs[n].read_text() for n in procs):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs.values()):
+            _run_all(procs, logs, timeout=0)
+            pytest.fail(f"not every process logged {text!r}")
+        time.sleep(0.2)
+
+
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=log.open("w"),
                             stderr=subprocess.STDOUT)
@@ -85,13 +96,15 @@ def test_distributed_tuning_shares_trials_between_workers(tmp_path):
     args = ["-m", "tfaudio", "tune", "goel_simple_rnn", "--out", str(out), "--tuner", "random", "--max-trials", "4",
             *sum([["--set", s] for s in tiny], []), "--fix", "units=8", "--fix", "rnn_layers=1", "--fix", "features=mfcc"]
     procs, logs = {}, {}
-    for tuner_id in ("chief", "tuner0", "tuner1"):
+    # the workers first, the chief only once both are ready to make their tuners: they must not write into
+    # the folder before the chief has checked and claimed it (a chief started later is refused otherwise)
+    for tuner_id in ("tuner0", "tuner1", "chief"):
+        if tuner_id == "chief":
+            _wait_for_lines(procs, logs, "waiting for the chief's oracle")
         logs[tuner_id] = tmp_path / f"{tuner_id}.log"
         env = _env(tmp_path, KERASTUNER_TUNER_ID=tuner_id, KERASTUNER_ORACLE_IP="127.0.0.1",
                    KERASTUNER_ORACLE_PORT=str(port))
         procs[tuner_id] = _start(args, env, logs[tuner_id])
-        if tuner_id == "chief":
-            time.sleep(1.0)  # workers wait for the oracle anyway (gRPC wait_for_ready)
     _run_all(procs, logs)
 
     rows = list(csv.DictReader((out / "results.csv").open()))

@@ -126,6 +126,26 @@ def role() -> str:
     return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
 
 
+def wait_for_chief(timeout: float = 3600.0) -> None:
+    """Block a worker until the chief's oracle answers at KERASTUNER_ORACLE_IP:PORT.
+
+    The chief serves only after it has checked and claimed `out`, and a worker's KerasTuner tuner creates
+    OUT/tuner as soon as it is made: a worker that made its tuner first would leave the chief a foreign,
+    non-empty folder. So workers make theirs only once the chief answers (`timeout` in seconds: one hour, as
+    KerasTuner's own clients wait for the chief)."""
+    import grpc
+
+    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    log.info("worker %s: waiting for the chief's oracle at %s", os.environ.get("KERASTUNER_TUNER_ID"), address)
+    retry = [("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 2000)]  # poll often
+    with grpc.insecure_channel(address, options=retry) as channel:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            raise TfaudioError(f"distributed tuning: no chief oracle answered at {address} "
+                               f"(start the process whose KERASTUNER_TUNER_ID contains 'chief')") from None
+
+
 def objective_for(cfg: ExperimentConfig, name: str | None = None, validation: bool = True):
     """`keras_tuner.Objective` of a search: `name` (default train.monitor; without "val_" when there
     is no validation data), maximised for accuracy/AUC-like metrics and minimised otherwise."""
@@ -316,6 +336,8 @@ def tune(cfg: ExperimentConfig, out: str | os.PathLike, callbacks: Sequence[Any]
     t = cfg.train
     if part != "worker" and _trial_budget is None:
         _record_search(out, cfg, recorded, objective, hypermodel.hyperparameter_names())
+    if part == "worker":
+        wait_for_chief()  # nothing of a worker's is written into `out` before the chief has claimed it
     tuner = make_tuner(s.tuner, hypermodel, objective, s.max_trials, out, overwrite=s.overwrite, seed=t.seed,
                        max_epochs=s.max_epochs or t.epochs, distribution_strategy=strategy,
                        executions_per_trial=s.executions_per_trial)
