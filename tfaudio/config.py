@@ -20,7 +20,7 @@ from tfaudio.errors import ConfigError
 
 T = TypeVar("T")
 
-FEATURE_KINDS = ("log_mel", "mel", "cqt", "stft", "mfcc", "none")
+FEATURE_KINDS = ("log_mel", "log10_mel", "mel", "cqt", "stft", "mfcc", "none")
 FEATURE_SCALES = ("db", "linear")
 
 
@@ -28,8 +28,8 @@ FEATURE_SCALES = ("db", "linear")
 class FeatureConfig:
     """A spectral front end, seed 001 §4.2.3 by default (44.1 kHz, 2048/1024 Hann, centred).
 
-    `kind`: "log_mel" (128 bins), "mel" (power), "cqt" (192 bins, 24 per octave from 27.5 Hz),
-    "stft" (1025 bins), "mfcc" or "none" (raw audio).
+    `kind`: "log_mel" (128 bins), "log10_mel" (log10(1 + 10000 · mel power), musicnn's front end),
+    "mel" (power), "cqt" (192 bins, 24 per octave from 27.5 Hz), "stft" (1025 bins), "mfcc" or "none" (raw audio).
 
     `scale`: how "cqt" and "stft" magnitudes are scaled: "db" (default: amplitude_to_db, ref 1, floored
     `top_db` below each example's maximum, like "log_mel") or "linear" (the magnitudes themselves).
@@ -61,7 +61,7 @@ class FeatureConfig:
             raise ConfigError(f"feature kind {self.kind!r} is not one of {FEATURE_KINDS}")
         if self.scale not in FEATURE_SCALES:
             raise ConfigError(f"feature scale {self.scale!r} is not one of {FEATURE_SCALES}")
-        if self.scale == "linear" and self.kind in ("log_mel", "mfcc"):
+        if self.scale == "linear" and self.kind in ("log_mel", "log10_mel", "mfcc"):
             raise ConfigError(f"feature kind {self.kind!r} is in dB: scale 'linear' does not apply "
                               "(use kind 'mel' for linear mel power)")
         for name in ("sr", "n_fft", "hop_length", "n_mels", "n_bins", "bins_per_octave", "n_mfcc"):
@@ -82,6 +82,7 @@ class FeatureConfig:
         return {"stft": ("log_stft", dict(stft, top_db=self.top_db)) if db else ("stft_magnitude", stft),
                 "cqt": ("log_cqt", dict(cqt, top_db=self.top_db)) if db else ("cqt", cqt),
                 "mel": ("melspectrogram", mel), "log_mel": ("log_mel", dict(mel, top_db=self.top_db)),
+                "log10_mel": ("log10_mel", mel),
                 "mfcc": ("mfcc", dict(mel, n_mfcc=self.n_mfcc)), "none": None}[self.kind]
 
     @property

@@ -23,22 +23,23 @@ from tfaudio.features.cqt import cqt, log_cqt
 from tfaudio.features.descriptors import (rms, spectral_bandwidth, spectral_centroid, spectral_flatness, spectral_flux,
                                           spectral_rolloff, zero_crossing_rate)
 from tfaudio.features.images import multiresolution_recurrence_plot, recurrence_plot, stacked_image
-from tfaudio.features.layers import (CQT, MFCC, RMS, LogCQT, LogMel, LogSTFT, MelSpectrogram,
+from tfaudio.features.layers import (CQT, MFCC, RMS, Log10Mel, LogCQT, LogMel, LogSTFT, MelSpectrogram,
                                      MultiresolutionRecurrencePlot, RecurrencePlot, SpectralBandwidth,
                                      SpectralCentroid, SpectralFlatness, SpectralFlux, SpectralRolloff, StackedImage,
                                      STFTMagnitude, ZeroCrossingRate)
-from tfaudio.features.spectral import (amplitude_to_db, cqt_frequencies, fft_frequencies, log_mel, log_stft,
+from tfaudio.features.spectral import (amplitude_to_db, cqt_frequencies, fft_frequencies, log10_mel, log_mel,
+                                       log_stft,
                                        mel_frequencies, melspectrogram, mfcc, num_frames, power_to_db,
                                        stft_magnitude)
 
 __all__ = [
-    "stft_magnitude", "log_stft", "melspectrogram", "log_mel", "mfcc", "cqt", "log_cqt",
+    "stft_magnitude", "log_stft", "melspectrogram", "log_mel", "log10_mel", "mfcc", "cqt", "log_cqt",
     "power_to_db", "amplitude_to_db",
     "rms", "zero_crossing_rate", "spectral_centroid", "spectral_bandwidth", "spectral_rolloff",
     "spectral_flatness", "spectral_flux",
     "stacked_image", "recurrence_plot", "multiresolution_recurrence_plot",
     "fft_frequencies", "mel_frequencies", "cqt_frequencies", "num_frames",
-    "STFTMagnitude", "LogSTFT", "MelSpectrogram", "LogMel", "MFCC", "CQT", "LogCQT",
+    "STFTMagnitude", "LogSTFT", "MelSpectrogram", "LogMel", "Log10Mel", "MFCC", "CQT", "LogCQT",
     "RMS", "ZeroCrossingRate", "SpectralCentroid", "SpectralBandwidth", "SpectralRolloff",
     "SpectralFlatness", "SpectralFlux", "StackedImage", "RecurrencePlot",
     "MultiresolutionRecurrencePlot",

@@ -17,8 +17,8 @@ from tfaudio.features.cqt import _cqt_args, _cqt_plan, cqt, log_cqt
 from tfaudio.features.descriptors import (rms, spectral_bandwidth, spectral_centroid, spectral_flatness, spectral_flux,
                                           spectral_rolloff, zero_crossing_rate)
 from tfaudio.features.images import _mrp_args, multiresolution_recurrence_plot, recurrence_plot, stacked_image
-from tfaudio.features.spectral import (_dct_matrix, _mel_args, _mel_blocks, log_mel, log_stft, melspectrogram, mfcc,
-                                       stft_magnitude)
+from tfaudio.features.spectral import (_dct_matrix, _mel_args, _mel_blocks, log10_mel, log_mel, log_stft,
+                                       melspectrogram, mfcc, stft_magnitude)
 
 Args = dict[str, Any]
 
@@ -33,7 +33,7 @@ COERCE: dict[str, Callable[[str, Any], Any]] = {
     **dict.fromkeys(("hop_length", "n_mels", "n_mfcc", "dct_type", "n_bins", "bins_per_octave", "frame_length",
                      "lag", "size"), integer),
     "n_fft": lambda name, value: integer(name, value, 2),
-    **dict.fromkeys(("ref", "amin", "power", "p", "filter_scale"), positive),
+    **dict.fromkeys(("ref", "amin", "power", "p", "filter_scale", "gain"), positive),
     **dict.fromkeys(("fmin", "lifter", "sparsity", "threshold", "roll_percent"), lambda _, value: float(value)),
     **dict.fromkeys(("center", "htk"), lambda _, value: bool(value)),
     "res_type": lambda _, value: str(value),
@@ -104,6 +104,7 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind(log_stft, "LogSTFT", "frames, 1 + n_fft // 2", lambda args: args["n_fft"] // 2 + 1),
     Kind(melspectrogram, "MelSpectrogram", "frames, n_mels", lambda args: args["n_mels"], _mel),
     Kind(log_mel, "LogMel", "frames, n_mels", lambda args: args["n_mels"], _mel),
+    Kind(log10_mel, "Log10Mel", "frames, n_mels", lambda args: args["n_mels"], _mel),
     Kind(mfcc, "MFCC", "frames, n_mfcc", lambda args: args["n_mfcc"], _mfcc),
     Kind(cqt, "CQT", "frames, n_bins", lambda args: args["n_bins"], _cqt),
     Kind(log_cqt, "LogCQT", "frames, n_bins", lambda args: args["n_bins"], _cqt),

@@ -350,6 +350,18 @@ def log_mel(y: TensorLike, sr: float = 44100, n_fft: int = 2048, hop_length: int
     return _to_db(S, 20.0 / power, ref ** (power / 2.0), amin ** (power / 2.0), top_db)
 
 
+@_compiled_when_eager
+def log10_mel(y: TensorLike, sr: float = 16000, n_fft: int = 512, hop_length: int = 256, n_mels: int = 96,
+              fmin: float = 0.0, fmax: float | None = None, power: float = 2.0, htk: bool = False,
+              norm: Any = "slaney", center: bool = True, gain: float = 10000.0) -> tf.Tensor:
+    """log10(1 + gain · mel power): musicnn's front end (Pons & Serra 2019), `(..., frames, n_mels)`.
+
+    The defaults are musicnn's (16 kHz, 512/256, 96 bands, librosa's mel); no per-example floor.
+    """
+    S = melspectrogram(y, sr, n_fft, hop_length, n_mels, fmin, fmax, power, htk, norm, center)
+    return tf.math.log1p(float(gain) * S) / np.log(10.0)
+
+
 @functools.lru_cache(maxsize=32)
 def _dct_matrix(n_mels: int, n_mfcc: int, dct_type: int, norm: str | None, lifter: float) -> np.ndarray:
     """The MFCCs' (liftered) DCT as a matrix `(n_mels, n_mfcc)`; checks its arguments first."""

@@ -19,10 +19,11 @@ from typing import Any, Callable, NamedTuple
 
 from tfaudio.config import check_fields, from_dict
 from tfaudio.errors import ConfigError
-from tfaudio.models import activation, compact_cnn, configs, image_cnn, layers, raw_waveform, recurrent, spectrogram
+from tfaudio.models import (activation, compact_cnn, configs, image_cnn, layers, musicnn, raw_waveform, recurrent,
+                            spectrogram)
 from tfaudio.models import svm as _svm
 from tfaudio.models.configs import (ActivationCNNConfig, BiGRURawConfig, CNNLSTMConfig, CompactCNNConfig,
-                                    DCNNRawConfig,
+                                    DCNNRawConfig, MusicnnConfig, MusicnnVGGConfig,
                                     FramesConfig, ImageCNNConfig, ModelConfig, MRPCNNConfig, RawCNNConfig,
                                     RawConfig, RCNNRawConfig, ResNet18Config, RNNConfig, SmallCNNConfig,
                                     StackedCNNConfig, SVMConfig, TransformerConfig)
@@ -57,6 +58,10 @@ _REGISTRY: dict[str, Entry] = {
     "svm": Entry("004", SVMConfig, _svm.svm, "linear SVM on MFCC statistics (scikit-learn)"),
     "cnn_compact": Entry("—", CompactCNNConfig, compact_cnn.cnn_compact,
                          "compact VGG-style CNN with BN, mean+max pooling (pretrained msdb, irmas)"),
+    "musicnn": Entry("—", MusicnnConfig, musicnn.musicnn,
+                     "musicnn (Pons & Serra 2019), weights MTT_musicnn / MSD_musicnn ported"),
+    "musicnn_vgg": Entry("—", MusicnnVGGConfig, musicnn.musicnn_vgg,
+                         "musicnn's VGG baseline, weights MTT_vgg / MSD_vgg ported"),
 }
 
 
@@ -221,4 +226,4 @@ __all__ = ["build", "available", "model_config", "config_class", "seed_of", "sum
            "SVMBaseline", "ModelConfig", "FramesConfig", "RawConfig", "RNNConfig", "ImageCNNConfig",
            "StackedCNNConfig", "MRPCNNConfig", "CNNLSTMConfig", "ActivationCNNConfig", "BiGRURawConfig",
            "RawCNNConfig", "DCNNRawConfig", "RCNNRawConfig", "TransformerConfig", "ResNet18Config",
-           "SmallCNNConfig", "SVMConfig", "CompactCNNConfig"]
+           "SmallCNNConfig", "SVMConfig", "CompactCNNConfig", "MusicnnConfig", "MusicnnVGGConfig"]

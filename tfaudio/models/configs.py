@@ -410,3 +410,89 @@ class SVMConfig(FramesConfig):
         if self.pooling == "flatten" and self.n_frames is None:
             raise ConfigError('SVMConfig: pooling="flatten" needs a fixed n_frames')
         positive_fields(self, "C")
+
+
+# --------------------------------------------------------------------------------------------
+# musicnn (Pons & Serra 2019), a backbone trained on real music (issue 21)
+
+#: musicnn's front end: 16 kHz, 512/256 Hann, 96 Slaney mel bands, log10(1 + 10000 · power).
+MUSICNN_FEATURES = FeatureConfig(kind="log10_mel", sr=16000, n_fft=512, hop_length=256, n_mels=96, fmin=0.0,
+                                 fmax=8000.0)
+#: The checkpoints of the musicnn wheel that `tfaudio.models.musicnn` ports, by architecture.
+MUSICNN_WEIGHTS = {"musicnn": ("MTT_musicnn", "MSD_musicnn"), "vgg": ("MTT_vgg", "MSD_vgg")}
+#: (pool size, strides) of the VGG's five blocks, as each trained graph has them (read off their .meta files).
+VGG_POOLS = {"MTT": (((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4))),
+             "MSD": (((4, 1), (4, 1)), ((1, 4), (1, 4)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4)))}
+
+
+@dataclasses.dataclass(frozen=True)
+class MusicnnConfig(FramesConfig):
+    """`musicnn`: musically motivated front end (timbral 7×38 and 7×67, temporal 128/64/32 × 1 filters),
+    three dense 1-D conv layers with residuals, max+mean temporal pooling, dense back end (Pons & Serra 2019).
+
+    `weights`: None (random) or a ported checkpoint, "MTT_musicnn" or "MSD_musicnn" (50 tags each).
+    Any `n_frames` (None: free); musicnn was trained on 187 frames (3 s).
+    """
+
+    n_classes: int = 50
+    multi_label: bool = True
+    features: FeatureConfig = MUSICNN_FEATURES
+    n_frames: int | None = 187
+    frontend_filters: float = 1.6  # musicnn's num_filt: 204 timbral and 51 temporal filters
+    midend_filters: int = 64
+    backend_units: int = 200
+    dropout: float = 0.5
+    weights: str | None = None
+
+    architecture = "musicnn"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        positive_fields(self, "frontend_filters", "midend_filters", "backend_units")
+        rate_fields(self, "dropout")
+        _check_musicnn_weights(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class MusicnnVGGConfig(FramesConfig):
+    """`musicnn_vgg`: musicnn's VGG baseline, five 3×3 conv + BN + max-pool blocks on 187 × 96 frames.
+
+    `pools`: the max-pool sizes and strides of the two trained graphs, "MTT" (the wheel's `models.py`) or "MSD"
+    (its checkpoint pools time then frequency by 4 first); None: those of `weights` ("MTT" without weights).
+    """
+
+    n_classes: int = 50
+    multi_label: bool = True
+    features: FeatureConfig = MUSICNN_FEATURES
+    n_frames: int | None = 187
+    filters: int = 128
+    dropout: float = 0.25
+    dense_dropout: float = 0.5
+    weights: str | None = None
+    pools: str | None = None
+
+    architecture = "vgg"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.pools is None:
+            object.__setattr__(self, "pools", "MSD" if (self.weights or "").startswith("MSD") else "MTT")
+        if self.pools not in VGG_POOLS:
+            raise ConfigError(f"MusicnnVGGConfig.pools must be one of {tuple(VGG_POOLS)}, got {self.pools!r}")
+        if self.weights and not self.weights.startswith(self.pools):
+            raise ConfigError(f"MusicnnVGGConfig: weights {self.weights!r} were trained with pools {self.weights[:3]!r}")
+        positive_fields(self, "filters")
+        rate_fields(self, "dropout", "dense_dropout")
+        if self.n_frames is None:
+            raise ConfigError("MusicnnVGGConfig: the VGG takes a fixed n_frames (musicnn's: 187)")
+        _check_musicnn_weights(self)
+
+
+def _check_musicnn_weights(cfg: Any) -> None:
+    if cfg.weights is None:
+        return
+    names = MUSICNN_WEIGHTS[cfg.architecture]
+    if cfg.weights not in names:
+        raise ConfigError(f"{type(cfg).__name__}.weights must be one of {names} or None, got {cfg.weights!r}")
+    if cfg.n_classes != 50 or cfg.n_bins != 96:
+        raise ConfigError(f"{type(cfg).__name__}: weights {cfg.weights!r} need n_classes=50 and 96 mel bins")

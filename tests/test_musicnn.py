@@ -1,0 +1,165 @@
+"""The musicnn port (issue 21): equal to the original TF1 graph, its front end equal to librosa's, serialisable.
+
+The comparison with the original needs the `musicnn` wheel (never installed, never imported): it is taken from
+$TFAUDIO_MUSICNN_WHEEL, or ~/.cache/tfaudio/musicnn/, or fetched there with `pip download`; the test skips
+where none of these works.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import keras
+import librosa
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.harness import assert_saved_model_equal
+from tfaudio import models
+from tfaudio.features import log10_mel
+from tfaudio.models import musicnn
+from tfaudio.models.musicnn_convert import checkpoint_prefix, convert, read_checkpoint
+
+WHEEL = "musicnn-0.1.0-py3-none-any.whl"
+
+
+def _test_audio(seconds: float = 3.0, sr: int = 16000) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * sr)) / sr
+    vibrato = 1 + 0.01 * np.sin(2 * np.pi * 5 * t)
+    y = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 660 * t * vibrato)
+    return (y * np.minimum(1, t * 4) + 0.02 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def log_mels() -> np.ndarray:
+    """Two 187-frame log10 mel patches `(2, 187, 96)` of test audio."""
+    x = log10_mel(_test_audio()[None]).numpy()[:, :187]
+    return np.concatenate([x, 0.7 * x[:, ::-1]], 0)
+
+
+@pytest.fixture(scope="module")
+def unpacked_wheel(tmp_path_factory) -> Path:
+    wheel = Path(os.environ.get("TFAUDIO_MUSICNN_WHEEL", Path.home() / ".cache" / "tfaudio" / "musicnn" / WHEEL))
+    if not wheel.is_file():
+        wheel.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run([sys.executable, "-m", "pip", "download", "musicnn==0.1.0", "--no-deps", "-q",
+                            "-d", str(wheel.parent)], check=True, timeout=300, capture_output=True)
+        except (subprocess.SubprocessError, OSError) as e:
+            pytest.skip(f"the musicnn wheel cannot be had here: {e}")
+    root = tmp_path_factory.mktemp("musicnn")
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(root, [m for m in z.namelist() if m.startswith("musicnn/") and not m.endswith(".py")])
+    return root
+
+
+def _original(root: Path, name: str, x: np.ndarray, fetch: dict[str, str]) -> dict[str, np.ndarray]:
+    """Run the trained TF1 graph of checkpoint `name` from its `.meta` (its training nodes and
+    `_output_shapes` dropped), the checkpoint's values fed for its variables, in inference mode."""
+    from tensorflow.core.protobuf import meta_graph_pb2
+
+    meta = meta_graph_pb2.MetaGraphDef()
+    meta.ParseFromString((root / "musicnn" / name / ".meta").read_bytes())
+    graph_def = tf.compat.v1.GraphDef()
+    for node in meta.graph_def.node:
+        if node.name.startswith(("gradients", "Adam", "save", "metrics", "beta1_power", "beta2_power", "init")) \
+                or "/Adam" in node.name:
+            continue
+        node.attr.pop("_output_shapes", None)
+        graph_def.node.append(node)
+    variables = read_checkpoint(checkpoint_prefix(root, name))
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+        feed = {"model/Placeholder:0": x, "model/Placeholder_2:0": False}
+        feed.update({f"{k}/read:0": v for k, v in variables.items()})
+        with tf.compat.v1.Session(graph=graph) as session:
+            return session.run({k: f"{v}:0" for k, v in fetch.items()}, feed)
+
+
+_MUSICNN_NODES = {"taggram": "model/Sigmoid", "f74": "model/Squeeze", "f77": "model/Squeeze_1",
+                  "s128": "model/Squeeze_2", "s64": "model/Squeeze_3", "s32": "model/Squeeze_4",
+                  "cnn1": "model/transpose", "cnn2": "model/Add", "cnn3": "model/Add_1", "max_pool": "model/Max",
+                  "mean_pool": "model/moments/Squeeze",
+                  "penultimate": "model/batch_normalization_10/batchnorm/add_1"}
+_VGG_NODES = {"taggram": "model/Sigmoid",
+              **{f"pool{i}": f"model/max_pooling2d{'' if i == 1 else f'_{i - 1}'}/MaxPool" for i in range(1, 6)}}
+
+
+@pytest.mark.parametrize("name", ["MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg"])
+def test_the_port_equals_the_original_graph(unpacked_wheel, log_mels, name):
+    vgg = name.endswith("_vgg")
+    ref = _original(unpacked_wheel, name, log_mels, _VGG_NODES if vgg else _MUSICNN_NODES)
+    if not vgg:
+        ref["timbral"] = np.concatenate([ref.pop("f74"), ref.pop("f77")], -1)
+        ref["temporal"] = np.concatenate([ref.pop("s128"), ref.pop("s64"), ref.pop("s32")], -1)
+    model = models.build("musicnn_vgg" if vgg else "musicnn", weights=name)
+    ours = {k: np.asarray(v) for k, v in musicnn.intermediate(model)(log_mels).items()}
+    assert set(ours) == set(musicnn.OUTPUTS["vgg" if vgg else "musicnn"]) == set(ref)
+    for key, value in ours.items():
+        expected = np.reshape(ref[key], value.shape)  # TF1 keeps singleton axes (cnn1: (b, t, 64, 1))
+        err = np.abs(value - expected).max()
+        assert err <= 1e-4, f"{name} {key}: max |port - original| = {err:.2g} (values up to {np.abs(expected).max():.3g})"
+    assert np.abs(ours["taggram"]).max() > 0.05  # the tags are not all zero: the weights were loaded
+
+
+@pytest.mark.parametrize("name", ["MSD_musicnn", "MSD_vgg"])
+def test_the_shipped_weights_are_the_wheels(unpacked_wheel, name):
+    converted = convert(read_checkpoint(checkpoint_prefix(unpacked_wheel, name)),
+                        "vgg" if name.endswith("_vgg") else "musicnn")
+    with np.load(musicnn.weights_file(name)) as shipped:
+        assert sorted(shipped.files) == sorted(converted)
+        for key, value in converted.items():
+            assert shipped[key].dtype == np.float32
+            np.testing.assert_array_equal(shipped[key], value, err_msg=key)
+
+
+def test_the_front_end_is_librosa_log_compressed_mel():
+    y = _test_audio(1.0)
+    ours = log10_mel(y).numpy()
+    S = librosa.feature.melspectrogram(y=y, sr=16000, hop_length=256, n_fft=512, n_mels=96)
+    np.testing.assert_allclose(ours, np.log10(10000 * S + 1).T, atol=1e-4)
+
+
+def test_audio_input_is_the_front_end_then_the_network():
+    y = _test_audio()[None, :186 * 256]
+    on_audio = models.build("musicnn", weights="MSD_musicnn", input="audio")
+    on_features = models.build("musicnn", weights="MSD_musicnn")
+    assert on_audio.input_shape == (None, 186 * 256)
+    np.testing.assert_allclose(on_audio(y), on_features(log10_mel(y)), atol=1e-5)
+
+
+def test_musicnn_round_trips_and_takes_any_length(tmp_path, log_mels):
+    model = models.build("musicnn", n_frames=None, n_classes=8, multi_label=False)
+    assert model.output_shape == (None, 8)
+    assert model(log_mels[:, :100]).shape == (2, 8)
+    assert_saved_model_equal(model, log_mels, tmp_path)
+    vgg = models.build("musicnn_vgg", n_classes=3)
+    (tmp_path / "vgg").mkdir()
+    assert_saved_model_equal(vgg, log_mels, tmp_path / "vgg")
+
+
+def test_weights_are_checked():
+    from tfaudio.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="weights must be one of"):
+        models.build("musicnn", weights="MSD_vgg")
+    with pytest.raises(ConfigError, match="n_classes=50"):
+        models.build("musicnn", weights="MSD_musicnn", n_classes=8)
+    with pytest.raises(ConfigError, match="no layer"):
+        musicnn.intermediate(models.build("musicnn"), ["pool5"])
+
+
+def test_tags_and_intermediate_shapes(log_mels):
+    assert len(musicnn.TAGS["MTT_musicnn"]) == len(musicnn.TAGS["MSD_musicnn"]) == 50
+    out = musicnn.intermediate(models.build("musicnn", weights="MTT_musicnn"))(log_mels)
+    shapes = {k: tuple(v.shape) for k, v in out.items()}
+    assert shapes == {"timbral": (2, 187, 408), "temporal": (2, 187, 153), "cnn1": (2, 187, 64),
+                      "cnn2": (2, 187, 64), "cnn3": (2, 187, 64), "mean_pool": (2, 753), "max_pool": (2, 753),
+                      "penultimate": (2, 200), "taggram": (2, 50)}
+    keras.backend.clear_session()
