@@ -663,6 +663,7 @@ def _info_text(loaded, meta: dict) -> str:
     else:
         lines.append(f"clip scores: {meta['aggregation']}")
     keys = {"log_mel": ("n_fft", "hop_length", "n_mels", "fmin", "fmax", "top_db"),
+            "log10_mel": ("n_fft", "hop_length", "n_mels", "fmin", "fmax"),
             "mel": ("n_fft", "hop_length", "n_mels", "fmin", "fmax"),
             "mfcc": ("n_fft", "hop_length", "n_mels", "n_mfcc", "fmin", "fmax"),
             "stft": ("n_fft", "hop_length", "scale", "top_db"),
@@ -696,6 +697,10 @@ def _info_text(loaded, meta: dict) -> str:
                      + (f", test on {', '.join(corpus['test_soundfonts'])}" if corpus.get("test_soundfonts") else ""))
         lines.append(f"trained on:  {data}; pipeline {t.get('pipeline')}, model {t.get('model')}, "
                      f"{t.get('epochs')} epochs" + (f"; card {t['pretrained']['card']}" if t.get("pretrained") else ""))
+        if t.get("backbone"):
+            b = t["backbone"]
+            lines.append(f"backbone:    {b['name']}: {b['network']}, trained on {b['trained_on']}; "
+                         f"licence {b['licence']}")
     else:
         lines.append("trained on:  unknown (exported without its run folder)")
     if meta.get("latency"):

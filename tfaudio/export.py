@@ -737,7 +737,7 @@ def onnx_front_end(features: FeatureConfig) -> Callable[[tf.Tensor], tf.Tensor] 
     fc = features
     if fc.kind == "stft":
         return fc.compute  # |STFT| is ComplexAbs already
-    if fc.kind not in ("mel", "log_mel", "mfcc"):
+    if fc.kind not in ("mel", "log_mel", "log10_mel", "mfcc"):
         return None
     import librosa
     import scipy.fft
@@ -752,9 +752,25 @@ def onnx_front_end(features: FeatureConfig) -> Callable[[tf.Tensor], tf.Tensor] 
             return mel
         if fc.kind == "log_mel":
             return power_to_db(mel, top_db=fc.top_db)
+        if fc.kind == "log10_mel":
+            return tf.math.log(10000.0 * mel + 1.0) / np.log(10.0)  # tfaudio.features.log10_mel (ONNX has no Log1p)
         return tf.tensordot(power_to_db(mel, top_db=80.0), tf.constant(D), axes=1)  # as FeatureConfig.compute
 
     return front
+
+
+def _network_alone(model: Any, spec: RunSpec) -> tuple[Any, RunSpec]:
+    """An audio-in model's network after its feature layer ("frontend") and the spec of a features-in model,
+    so that ONNX gets the features in convertible ops (`onnx_front_end`); other models as they are."""
+    if spec.model_input != "audio" or spec.features.kind == "none" or onnx_front_end(spec.features) is None:
+        return model, spec
+    try:
+        layer = model.get_layer("frontend")
+    except ValueError:
+        return model, spec
+    import keras
+
+    return keras.Model(layer.output, model.outputs[0]), dataclasses.replace(spec, model_input="features")
 
 
 def _onnx_model(fn: Any, shape: list[int], name: str) -> Any:
@@ -784,6 +800,7 @@ def onnx_bytes(model: Any, spec: RunSpec) -> tuple[bytes, dict[str, Any]]:
     except ImportError:
         raise TfaudioError("ONNX export needs tf2onnx (pip install tf2onnx onnxruntime, or "
                            "pip install -e \".[deploy]\")") from None
+    model, spec = _network_alone(model, spec)
     inside = spec.model_input == "audio" or spec.features.kind == "none"
     front = None if inside else onnx_front_end(spec.features)
     note = ""

@@ -188,6 +188,24 @@ def model_form(model: str | os.PathLike) -> str:
                        f".keras, .tflite or .onnx file, nor a pretrained model name ({names})")
 
 
+#: Where the ported weights a model starts from come from, and their licence (`tfaudio.models.musicnn`).
+BACKBONES = {name: {"name": name, "network": "musicnn (Pons & Serra 2019), musicnn 0.1.0 wheel",
+                    "trained_on": "MagnaTagATune" if name.startswith("MTT") else "the Million Song Dataset",
+                    "licence": "ISC, (c) Music Technology Group, Universitat Pompeu Fabra 2019 "
+                               "(tfaudio/models/weights/LICENSE.musicnn)"}
+             for name in ("MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg")}
+
+
+def backbone_of(model_config: dict[str, Any]) -> dict[str, Any] | None:
+    """The ported backbone a model config starts from (`BACKBONES` entry), None for models trained from scratch."""
+    name = model_config.get("name")
+    if name == "musicnn_head":
+        return BACKBONES[model_config.get("backbone", "MSD_musicnn")]
+    if name in ("musicnn", "musicnn_vgg") and model_config.get("weights"):
+        return BACKBONES[model_config["weights"]]
+    return None
+
+
 def training_summary(config: dict[str, Any] | None, run_dir: str | os.PathLike | None = None) -> dict[str, Any] | None:
     """What a model was trained on, from its resolved experiment config (`config.json`): data format and
     root, classes, built-in corpus settings (SoundFonts, clips per class, seed), split names, augmentation
@@ -206,6 +224,7 @@ def training_summary(config: dict[str, Any] | None, run_dir: str | os.PathLike |
         "epochs": train.get("epochs"), "steps_per_epoch": train.get("steps_per_epoch"),
         "batch_size": train.get("batch_size"), "seed": train.get("seed"),
         "augment_preset": (config.get("augment") or {}).get("preset"),
+        "backbone": backbone_of(config.get("model") or {}),
     }
     if data.get("format") == "corpus":
         out["corpus"] = {"classes": data.get("classes"), "per_class": data.get("per_class"),

@@ -23,7 +23,7 @@ from tfaudio.models import (activation, compact_cnn, configs, image_cnn, layers,
                             spectrogram)
 from tfaudio.models import svm as _svm
 from tfaudio.models.configs import (ActivationCNNConfig, BiGRURawConfig, CNNLSTMConfig, CompactCNNConfig,
-                                    DCNNRawConfig, MusicnnConfig, MusicnnVGGConfig,
+                                    DCNNRawConfig, MusicnnConfig, MusicnnHeadConfig, MusicnnVGGConfig,
                                     FramesConfig, ImageCNNConfig, ModelConfig, MRPCNNConfig, RawCNNConfig,
                                     RawConfig, RCNNRawConfig, ResNet18Config, RNNConfig, SmallCNNConfig,
                                     StackedCNNConfig, SVMConfig, TransformerConfig)
@@ -62,6 +62,8 @@ _REGISTRY: dict[str, Entry] = {
                      "musicnn (Pons & Serra 2019), weights MTT_musicnn / MSD_musicnn ported"),
     "musicnn_vgg": Entry("—", MusicnnVGGConfig, musicnn.musicnn_vgg,
                          "musicnn's VGG baseline, weights MTT_vgg / MSD_vgg ported"),
+    "musicnn_head": Entry("—", MusicnnHeadConfig, musicnn.musicnn_head,
+                          "clip or frame head on the pretrained musicnn front and mid end"),
 }
 
 
@@ -168,6 +170,8 @@ def _describe_input(cfg: ModelConfig) -> str:
 def _describe_output(cfg: ModelConfig) -> str:
     if isinstance(cfg, ActivationCNNConfig):
         return f"({cfg.n_instruments}, {cfg.n_frames}) sigmoid"
+    if isinstance(cfg, MusicnnHeadConfig) and cfg.output == "frames":
+        return f"({cfg.n_classes}, {cfg.n_frames}) sigmoid"
     if isinstance(cfg, SVMConfig):
         return f"({cfg.n_classes},) class scores"
     return f"({cfg.n_classes},) {'sigmoid' if cfg.multi_label else 'softmax'}"
@@ -226,4 +230,4 @@ __all__ = ["build", "available", "model_config", "config_class", "seed_of", "sum
            "SVMBaseline", "ModelConfig", "FramesConfig", "RawConfig", "RNNConfig", "ImageCNNConfig",
            "StackedCNNConfig", "MRPCNNConfig", "CNNLSTMConfig", "ActivationCNNConfig", "BiGRURawConfig",
            "RawCNNConfig", "DCNNRawConfig", "RCNNRawConfig", "TransformerConfig", "ResNet18Config",
-           "SmallCNNConfig", "SVMConfig", "CompactCNNConfig", "MusicnnConfig", "MusicnnVGGConfig"]
+           "SmallCNNConfig", "SVMConfig", "CompactCNNConfig", "MusicnnConfig", "MusicnnVGGConfig", "MusicnnHeadConfig"]

@@ -496,3 +496,36 @@ def _check_musicnn_weights(cfg: Any) -> None:
         raise ConfigError(f"{type(cfg).__name__}.weights must be one of {names} or None, got {cfg.weights!r}")
     if cfg.n_classes != 50 or cfg.n_bins != 96:
         raise ConfigError(f"{type(cfg).__name__}: weights {cfg.weights!r} need n_classes=50 and 96 mel bins")
+
+
+@dataclasses.dataclass(frozen=True)
+class MusicnnHeadConfig(FramesConfig):
+    """`musicnn_head`: a trained head on the ported musicnn front and mid end (`backbone`'s weights).
+
+    `output`: "clip" (max+mean pools over time -> `(n_classes,)`) or "frames" (per frame ->
+    `(n_classes, frames)` sigmoid activations). `trainable`: which part of the backbone trains, "none"
+    (frozen: its batch norms in inference mode), "midend" (the three 1-D convs) or "all". `head_units`: the
+    hidden dense layer (0: a linear head). With input "audio" the model takes 16-kHz audio.
+    """
+
+    features: FeatureConfig = MUSICNN_FEATURES
+    n_frames: int | None = 187
+    backbone: str = "MSD_musicnn"
+    output: str = "clip"
+    trainable: str = "none"
+    head_units: int = 256
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = type(self).__name__
+        if self.backbone not in MUSICNN_WEIGHTS["musicnn"]:
+            raise ConfigError(f"{name}.backbone must be one of {MUSICNN_WEIGHTS['musicnn']}, got {self.backbone!r}")
+        for field, choices in (("output", ("clip", "frames")), ("trainable", ("none", "midend", "all"))):
+            if getattr(self, field) not in choices:
+                raise ConfigError(f"{name}.{field} must be one of {choices}, got {getattr(self, field)!r}")
+        if self.n_bins != 96:
+            raise ConfigError(f"{name}: the backbone takes 96 mel bins, got {self.n_bins}")
+        if self.head_units < 0:
+            raise ConfigError(f"{name}.head_units must be >= 0, got {self.head_units}")
+        rate_fields(self, "dropout")

@@ -26,7 +26,7 @@ from keras import layers
 
 from tfaudio.errors import ConfigError, TfaudioError
 from tfaudio.models import blocks
-from tfaudio.models.configs import MUSICNN_WEIGHTS, VGG_POOLS, MusicnnConfig, MusicnnVGGConfig
+from tfaudio.models.configs import MUSICNN_WEIGHTS, VGG_POOLS, MusicnnConfig, MusicnnHeadConfig, MusicnnVGGConfig
 
 log = logging.getLogger(__name__)
 
@@ -182,5 +182,44 @@ def load_weights(model: keras.Model, name: str, skip: Sequence[str] = ()) -> ker
     return model
 
 
-__all__ = ["TAGS", "OUTPUTS", "MUSICNN_WEIGHTS", "musicnn", "musicnn_vgg", "intermediate", "load_weights",
-           "weights_file"]
+
+
+# --------------------------------------------------------------------------------------------
+# heads on the backbone
+
+_FRONTEND = ("input_bn", "timbral_74_conv", "timbral_74_bn", "timbral_77_conv", "timbral_77_bn", "temporal_128_conv",
+             "temporal_128_bn", "temporal_64_conv", "temporal_64_bn", "temporal_32_conv", "temporal_32_bn")
+_MIDEND = ("midend1_conv", "cnn1", "midend2_conv", "midend2_bn", "midend3_conv", "midend3_bn")
+_BACKEND = ("pool_bn", "penultimate_dense", "penultimate", "logits")
+
+
+def musicnn_head(cfg: MusicnnHeadConfig) -> keras.Model:
+    """`(batch, frames, 96)` log10 mel (or 16-kHz audio) -> `(batch, n_classes)` clip scores ("clip") or
+    `(batch, n_classes, frames)` sigmoid activations ("frames"), on musicnn's front and mid end with the
+    weights of `cfg.backbone`, frozen up to `cfg.trainable`."""
+    inputs, x = blocks.frames_input(cfg)
+    backbone = MusicnnConfig(features=cfg.features, n_frames=cfg.n_frames, n_bins=cfg.n_bins)
+    timbral, temporal = frontend(x, backbone)
+    x = midend(layers.Concatenate(name="frontend_features")([timbral, temporal]), backbone.midend_filters)
+    if cfg.output == "clip":
+        x = layers.Concatenate(name="pools")([layers.GlobalMaxPooling1D(name="max_pool")(x),
+                                              layers.GlobalAveragePooling1D(name="mean_pool")(x)])
+    x = layers.Dropout(cfg.dropout, name="head_input_dropout")(layers.BatchNormalization(name="head_bn")(x))
+    if cfg.head_units:
+        x = layers.Dense(cfg.head_units, activation="relu", name="head_dense")(x)
+        x = layers.Dropout(cfg.dropout, name="head_dropout")(x)
+    if cfg.output == "clip":
+        out = blocks.classifier_output(x, cfg.n_classes, cfg.multi_label)
+    else:
+        x = layers.Permute((2, 1), name="classes_first")(layers.Dense(cfg.n_classes, name="logits")(x))
+        out = blocks.final_activation(x, multi_label=True)
+    model = keras.Model(inputs, out, name="musicnn_head")
+    load_weights(model, cfg.backbone, skip=_BACKEND)
+    frozen = {"none": _FRONTEND + _MIDEND, "midend": _FRONTEND, "all": ()}[cfg.trainable]
+    for name in frozen:
+        model.get_layer(name).trainable = False
+    return model
+
+
+__all__ = ["TAGS", "OUTPUTS", "MUSICNN_WEIGHTS", "musicnn", "musicnn_vgg", "musicnn_head", "intermediate",
+           "load_weights", "weights_file"]
