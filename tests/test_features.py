@@ -325,6 +325,8 @@ def _layers():
         ("MelSpectrogram", lambda: features.MelSpectrogram(n_mels=64, htk=True), x,
          lambda a: features.melspectrogram(a, n_mels=64, htk=True)),
         ("LogMel", lambda: features.LogMel(), x, lambda a: features.log_mel(a)),
+        ("Log10Mel", lambda: features.Log10Mel(sr=44100, n_fft=1024, hop_length=512), x,
+         lambda a: features.log10_mel(a, sr=44100, n_fft=1024, hop_length=512)),
         ("MFCC", lambda: features.MFCC(n_mfcc=13), x, lambda a: features.mfcc(a, n_mfcc=13)),
         ("CQT", lambda: features.CQT(), x, lambda a: features.cqt(a)),
         ("LogCQT", lambda: features.LogCQT(), x, lambda a: features.log_cqt(a)),

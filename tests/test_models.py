@@ -41,6 +41,9 @@ TINY = {
     "resnet18": dict(n_frames=16, n_bins=16, widths=(4, 4, 4, 4)),
     "cnn_small": dict(n_frames=8, n_bins=8, filters=(4, 4, 4), hidden=8, dropout=0.1),
     "cnn_compact": dict(n_frames=8, n_bins=8, filters=(4, 4), dropout=0.1),
+    "musicnn": dict(n_frames=8, n_bins=16, frontend_filters=0.05, midend_filters=4, backend_units=4, dropout=0.1),
+    "musicnn_vgg": dict(n_frames=96, n_bins=64, filters=4, dropout=0.1, dense_dropout=0.1),
+    "musicnn_head": dict(n_frames=8, head_units=4, dropout=0.1),  # the backbone's 96 bins and weights
 }
 KERAS_MODELS = [n for n in models.available() if n != "svm"]
 # a small spectral front end for the input="audio" tests (128-sample hop: 6 frames = 640 samples)
@@ -93,6 +96,7 @@ def test_registry_lists_every_seed_model():
         "bigru_raw", "dcnn_raw", "fcn_raw", "rfcn_raw", "rcnn_raw",  # seed 003
         "transformer", "resnet18", "cnn_small", "svm",  # seed 004
         "cnn_compact",  # not from a seed: the pretrained msdb and irmas models
+        "musicnn", "musicnn_vgg", "musicnn_head",  # ported (Pons & Serra 2019) and heads on it (issue 21)
     }
     assert set(TINY) == set(KERAS_MODELS)
     assert models.seed_of("cnn_compact") == "—"

@@ -53,7 +53,8 @@ def test_every_keras_model_has_a_hypermodel():
     keras_models = [m for m in models.available() if m != "svm"]
     assert sorted(hypermodels.HYPERMODELS) == sorted(keras_models)
     assert {cls.family for cls in hypermodels.FAMILIES} == {"rnn", "image_cnn", "cnn_lstm", "activation_cnn", "bigru_raw",
-                                                  "raw_cnn", "transformer", "resnet", "cnn_small", "cnn_compact"}
+                                                  "raw_cnn", "transformer", "resnet", "cnn_small", "cnn_compact",
+                                                  "musicnn"}
     with pytest.raises(ConfigError, match="scikit-learn baseline"):
         hypermodels.hypermodel_class("svm")
     with pytest.raises(ConfigError, match="no hypermodel for model 'vgg'"):

@@ -459,9 +459,38 @@ class CompactCNNHyperModel(TfaudioHyperModel):
         }
 
 
+class MusicnnHyperModel(TfaudioHyperModel):
+    """The musicnn family (ported, not from a seed; its log10-mel front end is fixed). `musicnn_head`: the
+    backbone MSD_musicnn/MTT_musicnn (default MSD), which part trains (none/midend, default none), head_units
+    0/128/256/512 (default 256), dropout 0-0.6 (default 0.5); `musicnn`: midend_filters 32/64/128 (64),
+    backend_units 100/200/400 (200), dropout; `musicnn_vgg`: filters 32/64/128 (128), dropout; learning rate."""
+
+    family = "musicnn"
+    models = ("musicnn", "musicnn_vgg", "musicnn_head")
+    tasks = ("single_label", "multi_label", "activation")
+
+    def model_space(self, hp):
+        s = self._seed()
+        out: dict[str, Any] = {}
+        if self.cfg.model_name == "musicnn_head":
+            out["backbone"] = self._hp(hp, "Choice", "backbone", ["MSD_musicnn", "MTT_musicnn"], default=s.backbone)
+            out["trainable"] = self._hp(hp, "Choice", "trainable", ["none", "midend"], default=s.trainable)
+            out["head_units"] = int(self._hp(hp, "Choice", "head_units", [0, 128, 256, 512], default=s.head_units))
+        elif self.cfg.model_name == "musicnn":
+            out["midend_filters"] = int(self._hp(hp, "Choice", "midend_filters", [32, 64, 128],
+                                                 default=s.midend_filters))
+            out["backend_units"] = int(self._hp(hp, "Choice", "backend_units", [100, 200, 400],
+                                                default=s.backend_units))
+        else:
+            out["filters"] = int(self._hp(hp, "Choice", "filters", [32, 64, 128], default=s.filters))
+        out["dropout"] = float(self._hp(hp, "Float", "dropout", 0.0, 0.6, step=0.1, default=s.dropout))
+        return out
+
+
 FAMILIES: tuple[type[TfaudioHyperModel], ...] = (
     RNNHyperModel, ImageCNNHyperModel, CNNLSTMHyperModel, ActivationCNNHyperModel, BiGRURawHyperModel,
-    RawCNNHyperModel, TransformerHyperModel, ResNetHyperModel, SmallCNNHyperModel, CompactCNNHyperModel)
+    RawCNNHyperModel, TransformerHyperModel, ResNetHyperModel, SmallCNNHyperModel, CompactCNNHyperModel,
+    MusicnnHyperModel)
 
 #: model name -> its hypermodel class
 HYPERMODELS: dict[str, type[TfaudioHyperModel]] = {m: cls for cls in FAMILIES for m in cls.models}
@@ -487,5 +516,6 @@ def hypermodel_for(cfg: ExperimentConfig, classes: Sequence[str], **kwargs: Any)
 
 __all__ = ["TfaudioHyperModel", "RNNHyperModel", "ImageCNNHyperModel", "CNNLSTMHyperModel",
            "ActivationCNNHyperModel", "BiGRURawHyperModel", "RawCNNHyperModel", "TransformerHyperModel",
-           "ResNetHyperModel", "SmallCNNHyperModel", "CompactCNNHyperModel", "FAMILIES", "HYPERMODELS", "hypermodel_class",
+           "ResNetHyperModel", "SmallCNNHyperModel", "CompactCNNHyperModel", "MusicnnHyperModel", "FAMILIES",
+           "HYPERMODELS", "hypermodel_class",
            "hypermodel_for"]

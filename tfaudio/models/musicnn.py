@@ -12,7 +12,8 @@ copyright and ISC licence notice (`weights/LICENSE.musicnn`).
 
 Layer names give the intermediate representations the way musicnn's `extractor` names them: `timbral`
 `(batch, frames, 408)`, `temporal` `(batch, frames, 153)`, `cnn1`…`cnn3` `(batch, frames, 64)`, `mean_pool`
-and `max_pool` `(batch, 753)`, `penultimate` `(batch, 200)`, `taggram` `(batch, 50)`; the VGG: `pool1`…`pool5`.
+and `max_pool` `(batch, 753)`, `penultimate` `(batch, 200)`; the VGG: `pool1`…`pool5`. The `taggram`
+`(batch, 50)` is the model's output (the layer named "output", as in every tfaudio model).
 """
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ def musicnn(cfg: MusicnnConfig) -> keras.Model:
     inputs, x = blocks.frames_input(cfg)
     timbral, temporal = frontend(x, cfg)
     x = midend(layers.Concatenate(name="frontend_features")([timbral, temporal]), cfg.midend_filters)
-    out = blocks.final_activation(backend(x, cfg), cfg.multi_label, name="taggram")
+    out = blocks.final_activation(backend(x, cfg), cfg.multi_label)
     model = keras.Model(inputs, out, name="musicnn")
     return load_weights(model, cfg.weights) if cfg.weights else model
 
@@ -125,7 +126,7 @@ def musicnn_vgg(cfg: MusicnnVGGConfig) -> keras.Model:
         x = layers.Conv2D(cfg.filters, 3, padding="same", activation="relu", name=f"conv{i}")(x)
         x = layers.MaxPooling2D(size, strides, name=f"pool{i}")(layers.BatchNormalization(name=f"bn{i}")(x))
     x = layers.Dropout(cfg.dense_dropout, name="dense_dropout")(layers.Flatten(name="flatten")(x))
-    out = blocks.final_activation(layers.Dense(cfg.n_classes, name="logits")(x), cfg.multi_label, name="taggram")
+    out = blocks.final_activation(layers.Dense(cfg.n_classes, name="logits")(x), cfg.multi_label)
     model = keras.Model(inputs, out, name="musicnn_vgg")
     return load_weights(model, cfg.weights) if cfg.weights else model
 
@@ -135,10 +136,12 @@ def intermediate(model: keras.Model, names: Sequence[str] | None = None) -> kera
     `OUTPUTS` for the model's architecture)."""
     architecture = "vgg" if model.name == "musicnn_vgg" or _has(model, "pool5") else "musicnn"
     names = OUTPUTS[architecture] if names is None else tuple(names)
-    missing = [n for n in names if not _has(model, n)]
+    layer = {n: "output" if n == "taggram" else n for n in names}  # the taggram is the model's output
+    missing = [n for n in names if not _has(model, layer[n])]
     if missing:
         raise ConfigError(f"model {model.name!r} has no layer(s) {missing}; choose from {OUTPUTS[architecture]}")
-    return keras.Model(model.inputs, {n: model.get_layer(n).output for n in names}, name=f"{model.name}_features")
+    return keras.Model(model.inputs, {n: model.get_layer(layer[n]).output for n in names},
+                       name=f"{model.name}_features")
 
 
 def _has(model: keras.Model, name: str) -> bool:
