@@ -504,8 +504,10 @@ class MusicnnHeadConfig(FramesConfig):
 
     `output`: "clip" (max+mean pools over time -> `(n_classes,)`) or "frames" (per frame ->
     `(n_classes, frames)` sigmoid activations). `trainable`: which part of the backbone trains, "none"
-    (frozen: its batch norms in inference mode), "midend" (the three 1-D convs) or "all". `head_units`: the
-    hidden dense layer (0: a linear head). With input "audio" the model takes 16-kHz audio.
+    (frozen: its batch norms in inference mode), "midend" (the three 1-D convs) or "all". `representation`:
+    what the head reads, "all" (front end and cnn1-3, 753 per frame, musicnn's own back end's input) or "cnn"
+    (cnn1-3 alone, 192: transfers better to timbres far from the training ones). `head_units`: the hidden
+    dense layer (0: a linear head). With input "audio" the model takes 16-kHz audio.
     """
 
     features: FeatureConfig = MUSICNN_FEATURES
@@ -513,6 +515,7 @@ class MusicnnHeadConfig(FramesConfig):
     backbone: str = "MSD_musicnn"
     output: str = "clip"
     trainable: str = "none"
+    representation: str = "all"
     head_units: int = 256
     dropout: float = 0.5
 
@@ -521,7 +524,8 @@ class MusicnnHeadConfig(FramesConfig):
         name = type(self).__name__
         if self.backbone not in MUSICNN_WEIGHTS["musicnn"]:
             raise ConfigError(f"{name}.backbone must be one of {MUSICNN_WEIGHTS['musicnn']}, got {self.backbone!r}")
-        for field, choices in (("output", ("clip", "frames")), ("trainable", ("none", "midend", "all"))):
+        for field, choices in (("output", ("clip", "frames")), ("trainable", ("none", "midend", "all")),
+                               ("representation", ("all", "cnn"))):
             if getattr(self, field) not in choices:
                 raise ConfigError(f"{name}.{field} must be one of {choices}, got {getattr(self, field)!r}")
         if self.n_bins != 96:

@@ -80,9 +80,9 @@ def frontend(x: keras.KerasTensor, cfg: MusicnnConfig) -> tuple[keras.KerasTenso
     return (layers.Concatenate(name="timbral")(timbral), layers.Concatenate(name="temporal")(temporal))
 
 
-def midend(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
-    """Front-end features `(batch, frames, c)` -> their concatenation with cnn1…cnn3: `(batch, frames, c + 3·64)`
-    (three 7-frame convolutions across all channels, the last two residual)."""
+def midend(x: keras.KerasTensor, filters: int) -> tuple[keras.KerasTensor, list[keras.KerasTensor]]:
+    """Front-end features `(batch, frames, c)` -> (their concatenation with cnn1…cnn3 `(batch, frames, c + 3·64)`,
+    [the input, cnn1, cnn2, cnn3]): three 7-frame convolutions across all channels, the last two residual."""
     maps, h = [x], x
     for i in (1, 2, 3):
         y = layers.ZeroPadding1D(3, name=f"midend{i}_pad")(h)
@@ -90,7 +90,7 @@ def midend(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
         y = layers.BatchNormalization(name="cnn1" if i == 1 else f"midend{i}_bn")(y)
         h = y if i == 1 else layers.Add(name=f"cnn{i}")([y, h])
         maps.append(h)
-    return layers.Concatenate(name="midend_features")(maps)
+    return layers.Concatenate(name="midend_features")(maps), maps
 
 
 def backend(x: keras.KerasTensor, cfg: MusicnnConfig) -> keras.KerasTensor:
@@ -110,7 +110,7 @@ def musicnn(cfg: MusicnnConfig) -> keras.Model:
     """`(batch, frames, 96)` log10 mel (or 16-kHz audio) -> `(batch, n_classes)` sigmoid tags (`taggram`)."""
     inputs, x = blocks.frames_input(cfg)
     timbral, temporal = frontend(x, cfg)
-    x = midend(layers.Concatenate(name="frontend_features")([timbral, temporal]), cfg.midend_filters)
+    x, _ = midend(layers.Concatenate(name="frontend_features")([timbral, temporal]), cfg.midend_filters)
     out = blocks.final_activation(backend(x, cfg), cfg.multi_label)
     model = keras.Model(inputs, out, name="musicnn")
     return load_weights(model, cfg.weights) if cfg.weights else model
@@ -203,7 +203,9 @@ def musicnn_head(cfg: MusicnnHeadConfig) -> keras.Model:
     inputs, x = blocks.frames_input(cfg)
     backbone = MusicnnConfig(features=cfg.features, n_frames=cfg.n_frames, n_bins=cfg.n_bins)
     timbral, temporal = frontend(x, backbone)
-    x = midend(layers.Concatenate(name="frontend_features")([timbral, temporal]), backbone.midend_filters)
+    x, maps = midend(layers.Concatenate(name="frontend_features")([timbral, temporal]), backbone.midend_filters)
+    if cfg.representation == "cnn":  # the mid end's own maps, without the front end's
+        x = layers.Concatenate(name="cnn_features")([maps[1], maps[2], maps[3]])
     if cfg.output == "clip":
         x = layers.Concatenate(name="pools")([layers.GlobalMaxPooling1D(name="max_pool")(x),
                                               layers.GlobalAveragePooling1D(name="mean_pool")(x)])
