@@ -47,6 +47,11 @@ Run::
     python benchmarks/transfer.py --task irmas --clips /work/data/irmas4 --excerpts /work/data/irmas_excerpts \\
         --out benchmarks/results/transfer_irmas.json
     python benchmarks/transfer.py --task msdb --clips /work/data/msdb4 --embedders stats --no-shipped  # quick
+    # a trained recipe's own LOSO: one run per held-out SoundFont, then its row beside the baselines
+    for sf in timgm6mb gmbank opl3 merlin; do
+        tfaudio train musicnn_msdb --out runs/msdb-$sf --set "data.test_soundfonts=[$sf]"
+    done
+    python benchmarks/transfer.py --task msdb --clips /work/data/msdb4 --recipe 'musicnn_msdb=runs/msdb-{sf}'
 """
 from __future__ import annotations
 
@@ -355,6 +360,28 @@ def shipped_folds(task: str, name: str, clips: list, excerpts: dict | None,
             "selected_on": data_cfg.get("val_soundfonts")}
 
 
+def recipe_folds(task: str, template: str, clips: list, excerpts: dict | None,
+                 soundfonts: Sequence[str]) -> dict[str, Any]:
+    """A recipe's own LOSO: for each SoundFont, the run `template.format(sf=SF)` (trained with
+    `data.test_soundfonts=[SF]`, checked in its config) scored on that SoundFont's clips or excerpts."""
+    from tfaudio.evaluate import clip_examples, evaluate_run
+    from tfaudio.run import open_model
+
+    t, folds, runs = time.perf_counter(), {}, {}
+    for sf in soundfonts:
+        run = template.format(sf=sf)
+        loaded = open_model(run)
+        data_cfg = (loaded.config or {}).get("data", {})
+        if sf in data_cfg.get("soundfonts", []) and sf not in data_cfg.get("test_soundfonts", []):
+            raise SystemExit(f"transfer.py: error: {run}: trained on {sf}, so it cannot be scored held out on it")
+        records = excerpts[sf] if task == "irmas" else [r for r in clips if soundfont_of(r) == sf]
+        m = evaluate_run(loaded.model, loaded.spec, clip_examples(records, loaded.spec))
+        m["n_files"] = len(records)
+        folds[sf], runs[sf] = summarise(task, m), run
+        log.info("%s on %s (held out): %s %.4f", run, sf, METRIC[task], folds[sf][METRIC[task]])
+    return {"folds": folds, "runs": runs, "seconds": {"evaluate": round(time.perf_counter() - t, 1)}}
+
+
 def add_worst_mean(task: str, row: dict[str, Any]) -> None:
     """worst / mean of the metric over the folds not trained on (every fold, for a probe)."""
     metric = METRIC[task]
@@ -389,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--embedders", nargs="+", default=list(DEFAULT_EMBEDDERS),
                    help="stats, musicnn:MSD_musicnn, musicnn:MTT_musicnn (default: all three)")
     p.add_argument("--no-shipped", action="store_true", help="skip the shipped model's row")
+    p.add_argument("--recipe", action="append", default=[], metavar="NAME=RUN_TEMPLATE",
+                   help="a trained recipe's LOSO row: RUN_TEMPLATE holds {sf}, the run trained without that "
+                        "SoundFont (tfaudio train ... --set data.test_soundfonts=[SF]); repeatable")
     p.add_argument("--window-seconds", type=float, default=3.0, help="probe window (default: 3 s, musicnn's)")
     p.add_argument("--cache", default="/work/data/cache", help="embedding cache folder")
     p.add_argument("--out", help="JSON file for the numbers (its .md sibling gets the table)")
@@ -409,6 +439,11 @@ def main(argv: list[str] | None = None) -> int:
         embedder = make_embedder(name, args.window_seconds)
         rows[name] = probe_folds(args.task, embedder, clips, classes, excerpts, args.soundfonts,
                                  Path(args.cache), corpus)
+    for recipe in args.recipe:
+        name, _, template = recipe.partition("=")
+        if not template or "{sf}" not in template:
+            p.error(f"--recipe {recipe!r}: give NAME=RUN_TEMPLATE with {{sf}} in the template")
+        rows[name] = recipe_folds(args.task, template, clips, excerpts, args.soundfonts)
     if not args.no_shipped:
         rows[SHIPPED[args.task]] = shipped_folds(args.task, args.task, clips, excerpts, args.soundfonts)
     for row in rows.values():

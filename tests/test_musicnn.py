@@ -163,3 +163,63 @@ def test_tags_and_intermediate_shapes(log_mels):
                       "cnn2": (2, 187, 64), "cnn3": (2, 187, 64), "mean_pool": (2, 753), "max_pool": (2, 753),
                       "penultimate": (2, 200), "taggram": (2, 50)}
     keras.backend.clear_session()
+
+
+# --------------------------------------------------------------------------------------------
+# heads on the backbone: every saved form and the stream (issue 21)
+
+
+def test_head_freezes_the_backbone_and_starts_from_its_weights():
+    head = models.build("musicnn_head", backbone="MTT_musicnn", n_classes=4, representation="cnn")
+    tagger = models.build("musicnn", weights="MTT_musicnn")
+    for name in ("timbral_74_conv", "cnn1", "midend3_conv"):
+        assert not head.get_layer(name).trainable
+        for a, b in zip(head.get_layer(name).get_weights(), tagger.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert head.get_layer("head_bn").input.shape[-1] == 2 * 3 * 64  # max and mean of cnn1-3
+    assert head.get_layer("head_dense").trainable
+    frames = models.build("musicnn_head", output="frames", n_classes=4, n_frames=50, trainable="midend")
+    assert frames.output_shape == (None, 4, 50)
+    assert frames.get_layer("cnn1").trainable and not frames.get_layer("timbral_74_conv").trainable
+
+
+@pytest.mark.slow
+def test_frame_head_every_form_and_the_stream_agree(tmp_path, capsys):
+    """An activation head on the backbone exports as SavedModel, TFLite and ONNX (features inside all three),
+    `tfaudio predict` gives the same activations for every form, `info` names the backbone and its licence,
+    and the stream equals `predict_file`."""
+    from tests.fixtures import instrument, write_audio
+    from tests.test_deploy import make_run
+    from tfaudio import cli, export
+    from tfaudio.inference import Stream, StreamOutput, predict_file
+    from tfaudio.models.configs import MUSICNN_FEATURES
+    from tfaudio.run import RunSpec, open_model
+
+    keras.utils.set_random_seed(3)
+    window = MUSICNN_FEATURES.window_samples(40)
+    model = models.build("musicnn_head", output="frames", n_classes=3, n_frames=40, input="audio",
+                         head_units=8, representation="cnn")
+    run = make_run(tmp_path / "run", model, RunSpec("activation", ("piano", "violin", "flute"), MUSICNN_FEATURES,
+                                                    window, model_input="audio"),
+                   model_cfg={"name": "musicnn_head", "output": "frames", "backbone": "MSD_musicnn"})
+    paths = {"run": run}
+    for fmt, name in (("savedmodel", "sm"), ("tflite", "m.tflite"), ("onnx", "m.onnx")):
+        paths[fmt], _ = export.export(run, tmp_path / name, fmt)
+        assert open_model(paths[fmt]).metadata.get("front_end", "inside") == "inside", fmt
+    audio = write_audio(tmp_path / "song.wav", instrument("violin", 3.0, 44100), 44100, "FLOAT")
+    acts = {}
+    for form, path in paths.items():
+        assert cli.main(["predict", str(path), str(audio), "--out", str(tmp_path / form)]) == 0
+        acts[form] = np.load(tmp_path / form / "song.npy")
+    assert acts["run"].shape == (3, 1 + 3 * 16000 // 256) and acts["run"].std() > 1e-4
+    for form, a in acts.items():
+        np.testing.assert_allclose(a, acts["run"], atol=1e-4, err_msg=form)
+    assert cli.main(["info", str(paths["onnx"])]) == 0
+    out = capsys.readouterr().out
+    assert "backbone:    MSD_musicnn" in out and "ISC" in out and "log10_mel" in out
+    loaded = open_model(run)
+    expected = predict_file(loaded.model, loaded.spec, audio)
+    stream = Stream(loaded.model, loaded.spec, rate=44100)
+    y = instrument("violin", 3.0, 44100)
+    got = StreamOutput.concatenate([stream.push(y[i:i + 7000]) for i in range(0, len(y), 7000)] + [stream.flush()])
+    np.testing.assert_allclose(got.values, expected.activations.T, atol=1e-5)
