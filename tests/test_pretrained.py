@@ -25,6 +25,18 @@ def test_all_three_ship_in_the_package_within_20_mb():
 def test_package_data_is_declared_for_the_wheel():
     cfg = (ROOT / "setup.cfg").read_text()
     assert "pretrained/*/checkpoints/*.keras" in cfg and "pretrained/*/*.json" in cfg
+    assert "models/weights/*.npz" in cfg and "models/weights/LICENSE.musicnn" in cfg
+
+
+def test_all_weights_the_package_ships_fit_in_30_mb():
+    """Issue 21: the pretrained models and the ported musicnn weights together, with musicnn's licence notice."""
+    weights = ROOT / "tfaudio" / "models" / "weights"
+    files = [p for p in (*(ROOT / "tfaudio" / "pretrained").rglob("*"), *weights.rglob("*")) if p.is_file()]
+    total = sum(p.stat().st_size for p in files)
+    assert total <= 30 * 2**20, f"{total / 2**20:.1f} MB"
+    assert sorted(p.name for p in weights.glob("*.npz")) == ["MSD_musicnn.npz", "MSD_vgg.npz", "MTT_musicnn.npz",
+                                                             "MTT_vgg.npz"]
+    assert "Music Technology Group, Universitat Pompeu Fabra" in (weights / "LICENSE.musicnn").read_text()
 
 
 @pytest.mark.parametrize("name, task, n_classes", [("msdb", "single_label", 8), ("irmas", "multi_label", 11),
