@@ -223,3 +223,25 @@ def test_frame_head_every_form_and_the_stream_agree(tmp_path, capsys):
     y = instrument("violin", 3.0, 44100)
     got = StreamOutput.concatenate([stream.push(y[i:i + 7000]) for i in range(0, len(y), 7000)] + [stream.flush()])
     np.testing.assert_allclose(got.values, expected.activations.T, atol=1e-5)
+
+
+def test_fine_tuning_starts_from_the_frozen_run(tmp_path):
+    """Frozen backbone first, then its mid end trained: `train.init_from` copies every layer of the first
+    model into the second by name and shape (the heads' trained weights included)."""
+    from tfaudio.errors import ConfigError
+    from tfaudio.train import warm_start
+
+    frozen = models.build("musicnn_head", n_classes=3, n_frames=20, head_units=4)
+    frozen.get_layer("head_dense").set_weights([w + 1.0 for w in frozen.get_layer("head_dense").get_weights()])
+    frozen.save(tmp_path / "frozen.keras")
+    tuned = models.build("musicnn_head", n_classes=3, n_frames=20, head_units=4, trainable="midend")
+    copied = warm_start(tuned, tmp_path / "frozen.keras")
+    assert {"head_dense", "logits", "cnn1", "timbral_74_conv"} <= set(copied)
+    for a, b in zip(tuned.get_layer("head_dense").get_weights(), frozen.get_layer("head_dense").get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert tuned.get_layer("midend2_conv").trainable
+    models.build("cnn_compact", n_classes=3, n_frames=8, n_bins=8, filters=(4,)).save(tmp_path / "other.keras")
+    with pytest.raises(ConfigError, match="no layer of the same name"):
+        warm_start(tuned, tmp_path / "other.keras")
+    with pytest.raises(ConfigError, match="no such"):
+        warm_start(tuned, tmp_path / "missing.keras")

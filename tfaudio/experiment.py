@@ -124,6 +124,9 @@ class TrainConfig:
     seed: int = 0
     shuffle_buffer: int = 2048
     verbose: str | int = "auto"
+    # warm start: a .keras file (or run folder) whose layers initialise the model's layers of the same name and
+    # shape, e.g. a frozen-backbone run before fine-tuning its upper layers at a small learning rate
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:

@@ -304,6 +304,34 @@ def build_model(cfg: ExperimentConfig, n_classes: int):
     return models.build(name, **overrides)
 
 
+def warm_start(model, source: str | os.PathLike) -> list[str]:
+    """Copy into `model` the weights of every layer of `source` (a `.keras` file, or a run folder's
+    `checkpoints/best.keras`, loaded with `safe_mode=True`) that has a layer of the same name and weight
+    shapes; returns their names. A source that shares no layer is a `ConfigError`."""
+    import keras
+
+    path = Path(source)
+    if path.is_dir():
+        path = checkpoint_path(path, "best")
+    if not path.is_file():
+        raise ConfigError(f"train.init_from: {source}: no such .keras file or run folder")
+    donor = keras.models.load_model(path, safe_mode=True, compile=False)
+    mine = {layer.name: layer for layer in model.layers}
+    copied = []
+    for layer in donor.layers:
+        target = mine.get(layer.name)
+        if target is None or not layer.weights:
+            continue
+        if [tuple(w.shape) for w in layer.weights] != [tuple(w.shape) for w in target.weights]:
+            continue
+        target.set_weights(layer.get_weights())
+        copied.append(layer.name)
+    if not copied:
+        raise ConfigError(f"train.init_from: {source}: no layer of the same name and shapes as the model's")
+    log.info("warm start from %s: %d layers (%s)", path, len(copied), ", ".join(copied[-3:]))
+    return copied
+
+
 def model_input(model) -> str:
     """"audio" when the model takes `(batch, samples)`, else "features"."""
     return "audio" if len(model.inputs[0].shape) == 2 else "features"
@@ -646,6 +674,8 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
     backup = work_dir / "backup"
     with dist.scope():
         model = build_model(cfg, len(classes))
+        if t.init_from and not resume:
+            warm_start(model, t.init_from)
         compile_model(model, cfg)
         last = checkpoint_path(run_dir, "last")
         if resume and not backup.exists() and last.is_file():
