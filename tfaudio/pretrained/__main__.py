@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("run")
     k.add_argument("name", choices=pretrained.NAMES)
     k.add_argument("reports", nargs="*", help="tfaudio evaluate report folders whose metrics.json go in the card")
+    k.add_argument("--recipe", help="the pipeline that trained it (default: pipelines/pretrained_NAME.yaml)")
     args = p.parse_args(argv)
     reports = {}
     for r in args.reports:
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
                                  or k in ("per_class", "per_class_accuracy", "thresholds", "per_class_ap",
                                           "per_class_auc")}
     config = json.loads((Path(args.run) / "config.json").read_text())
-    card = {"name": args.name, "recipe": f"pipelines/pretrained_{args.name}.yaml", "config": config,
+    card = {"name": args.name, "recipe": args.recipe or f"pipelines/pretrained_{args.name}.yaml", "config": config,
             "reports": reports}
     dest = pretrained.package(args.run, args.name, card)
     print(f"packaged {args.run} as pretrained {args.name!r} in {dest}")
