@@ -41,6 +41,10 @@ def _sub_parser(common: argparse.ArgumentParser) -> type:
     return SubParser
 
 
+TRUST_HELP = ("load a SavedModel without checking its ops first: a SavedModel is a program, and tfaudio otherwise "
+              "refuses any op its own exporter never writes (file, network, Python, ...); only for models whose "
+              "source you trust")
+
 MODEL_HELP = ("a run folder written by tfaudio train, a .keras file, a SavedModel folder or .tflite/.onnx file written "
               "by tfaudio export, or a pretrained model: msdb, irmas, activations")
 
@@ -123,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--precision", default="float32", choices=["float32", "auto", "mixed_bfloat16"],
                    help="compute policy of a Keras model: auto = bfloat16 on CPUs with AMX/AVX512-BF16 (several times faster, activations within about 0.01 of float32; default: float32)")
     e.add_argument("--seed", type=int, default=1234, help="seed of the evaluation mixes")
+    e.add_argument("--trust-model", action="store_true", help=TRUST_HELP)
 
     pr = sub.add_parser("predict", help="predict activations or clip labels for audio files of any length, or "
                                         "stream raw PCM from standard input")
@@ -144,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="compute policy of a Keras model: auto = bfloat16 on CPUs with AMX/AVX512-BF16 (several times faster, activations within about 0.01 of float32; default: float32)")
     pr.add_argument("--block-seconds", type=float, default=30.0, help="streaming block length (default: %(default)s)")
     pr.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
+    pr.add_argument("--trust-model", action="store_true", help=TRUST_HELP)
 
     x = sub.add_parser("export", help="export a model that takes raw audio: SavedModel, TFLite, ONNX or .keras")
     x.add_argument("run", metavar="MODEL", help="a run folder, a .keras file or a pretrained model: msdb, irmas, "
@@ -164,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print the whole metadata as JSON")
     i.add_argument("--latency", action="store_true", help="also measure the time per window on this machine")
     i.add_argument("--which", default="best", help="checkpoint: best, last or a .keras path (default: best)")
+    i.add_argument("--trust-model", action="store_true", help=TRUST_HELP)
 
     p.set_defaults(_plugin_handlers=_load_plugins(sub))
 
@@ -482,11 +489,17 @@ def _print_metrics(metrics: dict) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from tfaudio import outputs
-    from tfaudio.run import model_form, open_model
+    from tfaudio.run import model_form
 
     model_form(args.run)  # any saved form of a model; else one line, before anything is written
-    outputs.report_dir(args.out)
-    loaded = open_model(args.run, args.which, args.precision)
+    with outputs.command_dir(args.out, "report folder", lambda path, what: outputs.report_dir(path, what=what)):
+        return _evaluate(args)  # a failure leaves no empty --out that this call made
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from tfaudio.run import open_model
+
+    loaded = open_model(args.run, args.which, args.precision, trust=args.trust_model)
     print(f"model: {loaded.description}")
     cfg = loaded.experiment()  # the run's data, splits and mixing (exports carry the config)
     model, spec = loaded.model, loaded.spec
@@ -544,8 +557,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from tfaudio.inference import predict_file, write_prediction  # TensorFlow (its start-up lines with -v)
 
     model_form(args.model)  # any saved form of a model; else one line, before anything is written
-    out = outputs.output_dir(args.out)  # before the model loads: a bad --out is one line at once
-    loaded = open_model(args.model, args.which, args.precision)
+    with outputs.command_dir(args.out) as out:  # before the model loads: a bad --out is one line at once
+        loaded = open_model(args.model, args.which, args.precision, trust=args.trust_model)  # failed: no empty --out
     print(f"model: {loaded.description}")
     model, spec = loaded.predictor(), loaded.spec
 
@@ -586,7 +599,7 @@ def _predict_stream(args: argparse.Namespace) -> int:
         raise TfaudioError("--stream reads raw PCM from standard input: give - as the only AUDIO")
     if args.out is not None or args.plot:
         raise TfaudioError("--stream writes CSV to standard output: --out and --plot do not apply")
-    loaded = open_model(args.model, args.which, args.precision)
+    loaded = open_model(args.model, args.which, args.precision, trust=args.trust_model)
     from tfaudio.inference import Stream, stream_pcm
 
     stream = Stream(loaded, rate=args.rate, channels=args.channels)
@@ -636,7 +649,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from tfaudio.run import open_model
 
-    loaded = open_model(args.model, args.which)
+    loaded = open_model(args.model, args.which, trust=args.trust_model)
     meta = dict(loaded.metadata)
     if args.latency:
         from tfaudio.export import latency

@@ -20,8 +20,9 @@ Outputs: activation models {"activations": float32 (batch, instruments, frames),
 classes) (mean of window probabilities), "label": string (batch,) (the top class)}. The restored object
 also has ``windows(window: float32 [batch, window])``: the model's outputs per window (no stitching).
 
-Assets: `assets/classes.txt` (one class per line; the "label" output reads it through a lookup table)
-and `assets/metadata.json` (see `metadata`).
+Assets: `assets/classes.txt` (one class per line; the "label" output looks the same names up in a table of
+constants) and `assets/metadata.json` (see `metadata`). The graph runs no file, network or Python op: what
+`tfaudio.trust` allows before any SavedModel is loaded.
 
 **TFLite and ONNX** models take one window, ``window: float32 [1, window]`` at the model's rate, and give
 that window's ``activations`` `(1, instruments, frames)` or ``scores`` `(1, classes)`: the host slides the
@@ -339,8 +340,8 @@ def _serving_module(model: Any, spec: RunSpec, classes_file: str, metadata_file:
     module = tf.Module(name="tfaudio")
     module.classes_file = tf.saved_model.Asset(classes_file)
     module.metadata_file = tf.saved_model.Asset(metadata_file)
-    init = tf.lookup.TextFileInitializer(module.classes_file, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
-                                         tf.string, tf.lookup.TextFileIndex.WHOLE_LINE)
+    # the classes as constants, not read from classes.txt: a tfaudio SavedModel runs no file op (tfaudio.trust)
+    init = tf.lookup.KeyValueTensorInitializer(tf.range(n, dtype=tf.int64), tf.constant(list(spec.classes)))
     table = module.class_table = tf.lookup.StaticHashTable(init, default_value="")
 
     def core(waveform: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -931,7 +932,7 @@ def export(model: str | os.PathLike, out: str | os.PathLike, fmt: str = "savedmo
            which: str = "best", calibration: Sequence[str | os.PathLike] = ()) -> tuple[Path, dict[str, Any]]:
     """`tfaudio export`: the model `model` (a run folder, pretrained name or .keras file; see
     `tfaudio.run.open_model`) in format `fmt` at `out`; returns (path, metadata)."""
-    from tfaudio.run import open_model
+    from tfaudio.run import model_form, open_model
 
     if fmt not in FORMATS:
         raise TfaudioError(f"unknown export format {fmt!r}; choose one of {list(FORMATS)}")
@@ -941,10 +942,11 @@ def export(model: str | os.PathLike, out: str | os.PathLike, fmt: str = "savedmo
         raise TfaudioError(f"--quantize applies to --format tflite, not {fmt}")
     if calibration and quantize != "int8":
         raise TfaudioError("--calibration applies to --quantize int8")
-    loaded = open_model(model, which)
-    if loaded.form in ("saved_model", "tflite", "onnx"):
-        raise TfaudioError(f"{model}: is already an export ({loaded.form}); export from its run folder, .keras file "
+    form = model_form(model)
+    if form in ("saved_model", "tflite", "onnx"):  # refused before anything of it loads
+        raise TfaudioError(f"{model}: is already an export ({form}); export from its run folder, .keras file "
                            "or pretrained name")
+    loaded = open_model(model, which)
     kw = dict(config=loaded.config, training=loaded.metadata.get("training_data"))
     if fmt == "savedmodel":
         path = export_saved_model(loaded.model, loaded.spec, out, **kw)
@@ -1001,10 +1003,16 @@ class _Runner:
 
 class SavedModelRunner(_Runner):
     """A SavedModel from `export_saved_model`: its `windows` function (batched), or for exports older than
-    it, `serving_default` on each window as a waveform of its own (one window: the same outputs)."""
+    it, `serving_default` on each window as a waveform of its own (one window: the same outputs).
+    Unless `trust`, `tfaudio.trust.check_saved_model` reads it first and refuses ops the exporter never
+    writes, before anything of it runs."""
 
-    def __init__(self, path: str | os.PathLike, spec: RunSpec, meta: dict[str, Any]):
+    def __init__(self, path: str | os.PathLike, spec: RunSpec, meta: dict[str, Any], trust: bool = False):
         super().__init__(spec, meta, Path(path).name)
+        if not trust:  # a SavedModel is a program: read it as data first (tfaudio.trust)
+            from tfaudio.trust import check_saved_model
+
+            check_saved_model(path)
         self._loaded = tf.saved_model.load(str(path))
         self._windows = getattr(self._loaded, "windows", None)
         self._serve = self._loaded.signatures["serving_default"]
@@ -1056,9 +1064,10 @@ class ONNXRunner(_Runner):
         return self.session.run(None, {self._input: np.ascontiguousarray(x, np.float32)})[0]
 
 
-def load_exported(path: str | os.PathLike, form: str) -> tuple[_Runner, RunSpec, dict[str, Any]]:
+def load_exported(path: str | os.PathLike, form: str, trust: bool = False) -> tuple[_Runner, RunSpec, dict[str, Any]]:
     """(runner, spec for inference, metadata) of an export: a SavedModel folder, .tflite or .onnx file.
-    The spec's `model_input` is "audio" when the export computes its features inside (it takes audio)."""
+    The spec's `model_input` is "audio" when the export computes its features inside (it takes audio).
+    A SavedModel is checked by `tfaudio.trust.check_saved_model` before it loads, unless `trust`."""
     path = Path(path)
     meta = read_metadata(path, form)
     if meta is None:
@@ -1068,7 +1077,7 @@ def load_exported(path: str | os.PathLike, form: str) -> tuple[_Runner, RunSpec,
         spec = dataclasses.replace(spec, model_input="audio")
     try:
         if form == "saved_model":
-            runner: _Runner = SavedModelRunner(path, spec, meta)
+            runner: _Runner = SavedModelRunner(path, spec, meta, trust=trust)
         elif form == "tflite":
             runner = TFLiteRunner(path.read_bytes(), spec, meta, name=path.name)
         else:

@@ -36,7 +36,7 @@ from tfaudio.errors import TfaudioError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OutputError", "problem", "describe", "output_dir", "report_dir", "atomic_write", "write_bytes", "write_text",
+__all__ = ["OutputError", "problem", "describe", "output_dir", "command_dir", "report_dir", "atomic_write", "write_bytes", "write_text",
            "atomic_replace_dir", "new_dir", "exchange", "fsync_tree", "recover_replaced", "temp_dir",
            "stale_siblings", "clean_stale", "is_empty_dir"]
 
@@ -97,6 +97,26 @@ def output_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
     except OSError as e:
         raise OutputError(f"{path}: cannot write the {what}: {problem(e)}") from None
     return path
+
+
+@contextlib.contextmanager
+def command_dir(path: str | os.PathLike, what: str = "output folder",
+                check: Callable[[Path, str], Path] | None = None) -> Iterator[Path]:
+    """`output_dir(path)` (or `check(path, what)`, e.g. `report_dir`) for the ``with`` block of a command:
+    when the block fails, the folders this call created (`path` and missing parents) are removed again
+    if they are still empty, so a failed command leaves no empty ``--out`` behind; nothing else is touched."""
+    path = Path(path)
+    created = [p for p in (path, *path.parents) if not os.path.lexists(p)]
+    folder = (check or output_dir)(path, what)
+    try:
+        yield folder
+    except BaseException:
+        for p in created:  # deepest first
+            try:
+                p.rmdir()  # only an empty folder goes
+            except OSError:
+                break
+        raise
 
 
 def report_dir(path: str | os.PathLike, marker: str = "metrics.json", what: str = "report folder") -> Path:

@@ -331,14 +331,19 @@ def _read_config(run_dir: Path) -> dict[str, Any] | None:
         raise TfaudioError(f"{path}: malformed config ({e})") from None
 
 
-def open_model(model: str | os.PathLike, which: str = "best", precision: str = "float32") -> LoadedModel:
+def open_model(model: str | os.PathLike, which: str = "best", precision: str = "float32",
+               trust: bool = False) -> LoadedModel:
     """Load a model from any of its forms (`FORMS`): a run folder (`which` checkpoint), a pretrained
     model's name, a .keras file (its embedded tfaudio metadata, else the run.json of the run folder it
     sits in), a SavedModel folder, .tflite or .onnx file written by `tfaudio export`.
 
     Predictions of all forms of one model agree (within 1e-5; 1e-4 for TFLite and ONNX, unquantized).
     `precision` ("float32", "auto" or "mixed_bfloat16", `tfaudio.precision.resolve`) is the policy a Keras
-    form computes in: bfloat16 is several times faster on CPUs with AMX, within about 0.01 of float32."""
+    form computes in: bfloat16 is several times faster on CPUs with AMX, within about 0.01 of float32.
+
+    A SavedModel is a program: before it loads, `tfaudio.trust.check_saved_model` reads it as data and
+    refuses, in one line naming it, any op tfaudio's exporter never writes (file, network, Python,
+    process ops, ...). `trust=True` skips that check, for a model whose source you trust."""
     from tfaudio import export
 
     form = model_form(model)
@@ -370,7 +375,7 @@ def open_model(model: str | os.PathLike, which: str = "best", precision: str = "
             meta = export.metadata(spec, frames=_frames(net, spec), config=config,
                                    training=training_summary(config, run_dir), export_format="keras")
         return LoadedModel(net, spec, form, path, meta, config, run_dir, path)
-    runner, spec, meta = export.load_exported(path, form)
+    runner, spec, meta = export.load_exported(path, form, trust=trust)
     return LoadedModel(runner, spec, form, path, meta, meta.get("config"))
 
 

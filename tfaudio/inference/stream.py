@@ -89,10 +89,10 @@ class Stream:
     """
 
     def __init__(self, model: Any, spec: Any = None, rate: int | None = None, channels: int = 1,
-                 batch_windows: int | None = None, which: str = "best"):
+                 batch_windows: int | None = None, which: str = "best", trust: bool = False):
         batch_windows = DEFAULT_BATCH_WINDOWS if batch_windows is None else batch_windows
         if isinstance(model, (str, os.PathLike)):
-            model = open_model(model, which)
+            model = open_model(model, which, trust=trust)
         if isinstance(model, LoadedModel):
             model, spec = model.model, model.spec
         self._p = predictor(model, spec, batch_windows)
