@@ -352,6 +352,71 @@ def test_resume_says_which_epoch_it_goes_on_from(tmp_path, cache, caplog):
     assert any("at epoch 2 of 2" in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
 
 
+# --- resume resumes the run that exists (its own config.json) ------------------------------------------
+
+
+def _run_copy(run: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    dst = tmp_path / "run"
+    shutil.copytree(run, dst)
+    return dst
+
+
+def _stamps(run: Path) -> dict[str, tuple[str, int]]:
+    """Every file of a run with its hash and modification time (a rewrite with the same bytes shows too)."""
+    return {str(p.relative_to(run)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("argv, needles", [
+    (["neuroment_stft"], ["trained from experiment 'neuroment_mel'", "not 'neuroment_stft'"]),
+    (["neuroment_mel", "--set", "features.fmin=200"], ["features.fmin"]),
+    (["neuroment_mel", "--set", "model.filters=[4,4,4]", "--set", "data.per_class=4", "--set", "train.epochs=3"],
+     ["data.per_class, model.filters would change it"]),
+])
+def test_resume_refuses_a_change_of_what_the_run_is(run, tmp_path, capsys, argv, needles):
+    r = _run_copy(run, tmp_path)
+    before = _stamps(r)
+    assert cli.main(["train", *argv, "--out", str(r), "--resume"]) == 2
+    _one_error_line(capsys.readouterr().err, str(r), *needles)
+    assert _stamps(r) == before
+
+
+def test_resume_with_nothing_to_do_rewrites_nothing(run, tmp_path, capsys, cache):
+    r = _run_copy(run, tmp_path)
+    before = _stamps(r)
+    assert cli.main(["train", "neuroment_mel", "--out", str(r), "--set", "train.epochs=1", "--resume"]) == 0
+    assert _stamps(r) == before
+
+
+def test_resume_continues_with_the_runs_own_config(run, tmp_path, capsys, cache, monkeypatch, caplog):
+    """Started with 1 epoch of 2 steps (TINY): a resume to 2 epochs trains 2 more steps, not the YAML's 1680,
+    and records the change."""
+    from tfaudio import train as train_mod
+
+    r = _run_copy(run, tmp_path)
+    spec_before = (r / "run.json").read_bytes()
+    config_before = json.loads((r / "config.json").read_text())
+    real_fit = train_mod._fit
+
+    def checked_fit(cfg, *args, **kwargs):
+        assert cfg.train.steps_per_epoch == 2 and cfg.data.per_class == 3, "resume must read the run's config.json"
+        return real_fit(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "_fit", checked_fit)
+    with caplog.at_level(logging.INFO, logger="tfaudio.train"):
+        assert cli.main(["train", "neuroment_mel", "--out", str(r), "--set", "train.epochs=2", "--resume"]) == 0
+    assert any("train.epochs=2 (was 1)" in m.getMessage() for m in caplog.records)
+    config = json.loads((r / "config.json").read_text())
+    assert config == {**config_before, "train": {**config_before["train"], "epochs": 2}}
+    (resumed,) = json.loads((r / "resumes.json").read_text())
+    assert resumed["changes"] == {"train.epochs": {"was": 1, "now": 2}}
+    assert (r / "run.json").read_bytes() == spec_before
+    rows = (r / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows[1:]] == ["0", "1"]
+
+
 # --- 8. quiet start-up --------------------------------------------------------------------------------
 
 

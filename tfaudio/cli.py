@@ -398,12 +398,13 @@ def find_config(name: str) -> Path:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tfaudio.experiment import load_experiment
+    from tfaudio.experiment import load_experiment, read_yaml
+    from tfaudio.train import is_chief, resume_config, train
 
-    cfg = load_experiment(find_config(args.config), args.overrides)  # validates before any work
-    from tfaudio.train import train
-
-    from tfaudio.train import is_chief
+    if args.resume:  # the run's own config.json, with --set applied (what train checks may change)
+        cfg = resume_config(args.out, args.overrides, experiment=read_yaml(find_config(args.config)).get("name"))
+    else:
+        cfg = load_experiment(find_config(args.config), args.overrides)  # validates before any work
 
     run = train(cfg, args.out, resume=args.resume, strategy=args.strategy)
     if not is_chief():
