@@ -417,6 +417,70 @@ def test_resume_continues_with_the_runs_own_config(run, tmp_path, capsys, cache,
     assert [row.split(",")[0] for row in rows[1:]] == ["0", "1"]
 
 
+# --- a run is owned by one process (RUN/.tfaudio.lock) ---------------------------------------------------
+
+
+@pytest.fixture
+def lock_holder():
+    """`hold(run)`: another process that holds `run`'s lock until the test ends; returns its PID."""
+    procs = []
+
+    def hold(run: Path) -> int:
+        code = ("import sys, time\nfrom tfaudio.run import run_lock\n"
+                "with run_lock(sys.argv[1], create=False):\n    print('locked', flush=True)\n    time.sleep(120)\n")
+        proc = subprocess.Popen([sys.executable, "-c", code, str(run)], stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == "locked"
+        return proc.pid
+
+    yield hold
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("command", ["train", "resume", "export"])
+def test_a_locked_run_is_refused_at_once_naming_the_pid(run, tmp_path, capsys, cache, lock_holder, command):
+    import time
+
+    r = _run_copy(run, tmp_path)
+    if command == "train":  # a new run whose folder another train has just made
+        r = tmp_path / "new"
+        r.mkdir()
+    pid = lock_holder(r)
+    before = _stamps(r)
+    argv = {"train": ["train", "neuroment_mel", "--out", str(r), *_sets(TINY)],
+            "resume": ["train", "neuroment_mel", "--out", str(r), "--set", "train.epochs=2", "--resume"],
+            "export": ["export", str(r), "--out", str(tmp_path / "exported")]}[command]
+    t0 = time.monotonic()
+    assert cli.main(argv) == 2
+    assert time.monotonic() - t0 < 10  # at once: before any data is read or model loaded
+    _one_error_line(capsys.readouterr().err, str(r), f"PID {pid}")
+    assert _stamps(r) == before and not (tmp_path / "exported").exists()
+
+
+@pytest.mark.slow
+def test_two_trains_racing_on_one_folder(tmp_path, cache):
+    """Both start together to the same new --out: exactly one trains, the other fails at once naming its PID,
+    and the run the winner wrote is whole (and its lock gone)."""
+    cli_argv = [sys.executable, "-m", "tfaudio", "train", "neuroment_mel", *_sets(TINY)]
+    assert cli.main(["train", "neuroment_mel", "--out", str(tmp_path / "warm"), *_sets(TINY)]) == 0  # the corpus
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    for attempt in range(3):
+        out = tmp_path / f"race{attempt}"
+        procs = [subprocess.Popen([*cli_argv, "--out", str(out)], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read(), p.pid) for p in procs]
+        codes = sorted(rc for rc, *_ in results)
+        assert codes == [0, 2], results
+        (loser,) = [r for r in results if r[0] == 2]
+        (winner,) = [r for r in results if r[0] == 0]
+        _one_error_line(loser[2], str(out), f"PID {winner[3]}")
+        assert "run written to" in winner[1]
+        assert (out / "run.json").is_file() and (out / "checkpoints" / "last.keras").is_file()
+        assert not (out / ".tfaudio.lock").exists()
+
+
 # --- 8. quiet start-up --------------------------------------------------------------------------------
 
 

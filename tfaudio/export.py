@@ -946,7 +946,20 @@ def export(model: str | os.PathLike, out: str | os.PathLike, fmt: str = "savedmo
     if form in ("saved_model", "tflite", "onnx"):  # refused before anything of it loads
         raise TfaudioError(f"{model}: is already an export ({form}); export from its run folder, .keras file "
                            "or pretrained name")
-    loaded = open_model(model, which)
+    with contextlib.ExitStack() as stack:
+        if form == "run":  # a train or --resume of the run must not change it while it is exported
+            from tfaudio import outputs
+            from tfaudio.run import run_lock
+
+            try:
+                stack.enter_context(run_lock(model, "export", create=False))
+            except outputs.OutputError:  # a read-only run folder: no one trains into it either
+                log.debug("%s: read-only; exporting without its lock", model)
+        return _export(open_model(model, which), out, fmt, quantize, calibration)
+
+
+def _export(loaded: Any, out: str | os.PathLike, fmt: str, quantize: str,
+            calibration: Sequence[str | os.PathLike]) -> tuple[Path, dict[str, Any]]:
     kw = dict(config=loaded.config, training=loaded.metadata.get("training_data"))
     if fmt == "savedmodel":
         path = export_saved_model(loaded.model, loaded.spec, out, **kw)

@@ -649,56 +649,69 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
     epoch is saved leaves nothing behind; one that fails later keeps its checkpoints for `--resume`
     and is marked by `failed.json`.
     """
-    from tfaudio import outputs
+    from tfaudio.run import run_lock
 
     if strategy:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, strategy=strategy))
     dist = make_strategy(cfg.train.strategy)  # before any other TF op (multi-worker needs it first)
     run_dir = Path(out)
-    chief = is_chief()
+    if not is_chief():  # a worker writes only its scratch folder RUN/.worker-PID; the chief owns the run
+        return _fit(cfg, run_dir, resume, False, dist, keep_worker_dir, {})
+    with run_lock(run_dir, "resume" if resume else "train"):  # before any check or write
+        return _train_locked(cfg, run_dir, resume, dist)
+
+
+def _entries(run_dir: Path) -> set[str]:
+    """What a run folder holds, but its lock file."""
+    from tfaudio.run import LOCK_NAME
+
+    return {p.name for p in run_dir.iterdir() if p.name != LOCK_NAME} if run_dir.is_dir() else set()
+
+
+def _train_locked(cfg: ExperimentConfig, run_dir: Path, resume: bool, dist: Any) -> Path:
+    """`train` of the chief, which holds the run's lock: the checks, the training, the cleanup of a failure."""
+    from tfaudio import outputs
+
     is_run = (run_dir / "run.json").is_file() or (run_dir / "checkpoints").exists()
-    if chief and is_run and not resume:
+    if is_run and not resume:
         raise TfaudioError(f"{run_dir}: a run is already there; pass --resume to continue it or choose "
                            "another --out")
     if resume and not (run_dir / "run.json").is_file():
         raise TfaudioError(f"{run_dir}: nothing to resume (no run.json)")
-    fresh = not run_dir.exists()
-    if chief and not resume and not fresh and not outputs.is_empty_dir(run_dir):
+    before = _entries(run_dir)
+    if not resume and before:
         raise outputs.OutputError(f"{run_dir}: exists and is not empty; a run is written only into a new or empty "
                                   "folder (or pass --resume to continue a run there)")
     changes = resume_changes(run_dir, cfg) if resume else {}  # refuses a change of what the run is
-    if chief:
-        outputs.output_dir(run_dir, "run folder")
+    outputs.output_dir(run_dir, "run folder")
     try:
         if cfg.model_name == "svm":
             if resume:
                 raise TfaudioError(f"{run_dir}: an SVM run is fitted in one go; there is nothing to resume")
             result = _train_svm(cfg, run_dir)
         else:
-            result = _fit(cfg, run_dir, resume, chief, dist, keep_worker_dir, changes)
+            result = _fit(cfg, run_dir, resume, True, dist, False, changes)
     except BaseException as e:
-        if chief:
-            _after_failure(run_dir, resume, fresh, e)
+        _after_failure(run_dir, resume, before, e)
         raise
     (run_dir / "failed.json").unlink(missing_ok=True)
     return result
 
 
-def _after_failure(run_dir: Path, resume: bool, fresh: bool, error: BaseException) -> None:
-    """A failed run is never mistaken for a run: before its first saved epoch what it created goes;
-    after it, the run stays for `--resume`, marked by `failed.json`."""
+def _after_failure(run_dir: Path, resume: bool, before: set[str], error: BaseException) -> None:
+    """A failed run is never mistaken for a run: before its first saved epoch what this process created
+    goes (only the entries that were not in the folder when it took the lock: `before`); after it, the run
+    stays for `--resume`, marked by `failed.json`."""
     from tfaudio.run import svm_checkpoint_path
 
     saved = checkpoint_path(run_dir, "last").is_file() or svm_checkpoint_path(run_dir).is_file()
     if not resume and not saved:
-        if fresh:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        else:  # it was an empty folder: empty it again
-            for p in run_dir.iterdir():
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p, ignore_errors=True)
-                else:
-                    p.unlink(missing_ok=True)
+        for name in sorted(_entries(run_dir) - before):
+            p = run_dir / name
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
         log.info("%s: the run failed before its first epoch; removed what it wrote", run_dir)
         return
     if isinstance(error, Exception):
