@@ -128,6 +128,57 @@ def test_export_refuses_a_folder_that_is_not_an_export(run, user_folder, capsys)
     assert _tree(user_folder) == before
 
 
+def test_export_over_user_files_refuses_naming_one(run, tmp_path, capsys):
+    """`export msdb --out E; echo x > E/notes.txt; mkdir E/mine; export irmas --out E` deleted both."""
+    out = tmp_path / "E"
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    assert (out / outputs.MANIFEST).is_file()
+    (out / "notes.txt").write_text("x\n")
+    (out / "mine").mkdir()
+    before = _tree(out)
+    capsys.readouterr()
+    assert cli.main(["export", "msdb", "--out", str(out)]) == 2
+    line = _one_error_line(capsys.readouterr().err, str(out), "tfaudio did not write")
+    assert "notes.txt" in line or "mine" in line
+    assert _tree(out) == before and (out / "mine").is_dir()
+    (out / "notes.txt").unlink()
+    assert cli.main(["export", str(run), "--out", str(out)]) == 2  # an empty folder of the user's is theirs too
+    (out / "mine").rmdir()
+    (out / "variables" / "variables.index").write_bytes(b"changed by the user")
+    assert cli.main(["export", str(run), "--out", str(out)]) == 2  # a changed file is no longer tfaudio's
+    capsys.readouterr()
+
+
+def test_export_replaces_its_own_export_and_one_written_before_manifests(run, tmp_path):
+    out = tmp_path / "E"
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    (out / outputs.MANIFEST).unlink()  # as an export of an older tfaudio
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    assert (out / outputs.MANIFEST).is_file()
+
+
+def test_evaluate_refuses_a_metrics_json_it_did_not_write(run, tmp_path, capsys):
+    report = tmp_path / "R"
+    report.mkdir()
+    (report / "metrics.json").write_text('{"mine": 1}\n')
+    before = _tree(report)
+    assert cli.main(["evaluate", str(run), "--out", str(report), "--mixes", "32"]) == 2
+    _one_error_line(capsys.readouterr().err, str(report), "metrics.json", "tfaudio did not write")
+    assert _tree(report) == before  # not replaced, and no PNG added
+    (report / "metrics.json").unlink()
+    assert cli.main(["evaluate", str(run), "--out", str(report), "--mixes", "32"]) == 0
+    assert cli.main(["evaluate", str(run), "--out", str(report), "--mixes", "32"]) == 0  # its own report: replaced
+    assert (report / outputs.MANIFEST).is_file()
+
+
+def test_a_failed_evaluate_leaves_no_empty_out(run, tmp_path, capsys):
+    out = tmp_path / "new" / "report"
+    assert cli.main(["evaluate", str(run), "--split", "nonesuch", "--out", str(out)]) == 2
+    capsys.readouterr()
+    assert not (tmp_path / "new").exists()
+
+
 # --- 3. output path problems are one line, and written outputs stay intact ------------------------------
 
 

@@ -493,7 +493,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tfaudio.run import model_form
 
     model_form(args.run)  # any saved form of a model; else one line, before anything is written
-    with outputs.command_dir(args.out, "report folder", lambda path, what: outputs.report_dir(path, what=what)):
+    with outputs.command_dir(args.out, "report folder (metrics.json and plots)", outputs.owned_dir):  # or tfaudio's
         return _evaluate(args)  # a failure leaves no empty --out that this call made
 
 

@@ -249,15 +249,33 @@ def _keras_outputs(model: Any, spec: RunSpec, x: np.ndarray) -> np.ndarray:
 # output paths
 
 
+#: The files of a SavedModel export written before exports carried a manifest (`_check_out_dir`).
+_LEGACY_EXPORT = ("saved_model.pb", "fingerprint.pb", "assets/classes.txt", "assets/metadata.json",
+                  "variables/variables.index")
+
+
+def _legacy_export_file(rel: str) -> bool:
+    return rel in _LEGACY_EXPORT or rel.startswith("variables/variables.data-")
+
+
 def _check_out_dir(out: Path) -> None:
-    """`out` must be new, empty, or an earlier tfaudio export (which is replaced)."""
+    """`out` must be new, empty, or an earlier tfaudio export holding nothing but the files its manifest
+    lists (an export from before manifests: the files of a SavedModel export); that one is replaced.
+    Else one line naming a file tfaudio did not write: nothing a user put there is deleted."""
     from tfaudio import outputs
 
     if out.exists() and not out.is_dir():
         raise outputs.OutputError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not _is_export(out):
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not _is_export(out):
         raise outputs.OutputError(f"{out}: exists, is not empty and holds no tfaudio SavedModel; refusing to "
                                   "overwrite it")
+    foreign = outputs.foreign_entry(out, legacy=_legacy_export_file)
+    if foreign is not None:
+        raise outputs.OutputError(f"{out}: holds {foreign.relative_to(out)}, which tfaudio did not write (not in the "
+                                  f"export's {outputs.MANIFEST}); refusing to replace the folder (move it away or "
+                                  "choose another --out)")
 
 
 def _is_export(folder: Path) -> bool:
@@ -428,6 +446,7 @@ def export_saved_model(model: Any, spec: RunSpec, out_dir: str | os.PathLike, ve
                 Path(metadata_file).write_text(_dumps(meta), encoding="utf-8")
                 module, signatures = _serving_module(model, spec, classes_file, metadata_file, batch_windows)
                 tf.saved_model.save(module, str(tmp / "model"), signatures=signatures)
+            outputs.write_manifest(tmp / "model", [p for p in (tmp / "model").rglob("*") if p.is_file()], "export")
             outputs.atomic_replace_dir(tmp / "model", out)  # an earlier export stays whole until then
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
