@@ -905,3 +905,113 @@ def test_the_allow_list_is_what_the_exporter_emits(tmp_path):
     unused = trust.ALLOWED_OPS - set(emitted)
     assert not unused, f"allowed ops no export emits: {sorted(unused)}; all: {sorted(emitted)}"
     assert not set(emitted) & trust.FORBIDDEN_OPS
+
+
+# --------------------------------------------- one header rule for every reader; streaming input bounds
+
+
+def wav_header_only(sr: int, channels: int, data_bytes: int = 1200) -> bytes:
+    """A 16-bit PCM WAV declaring `sr` Hz and `channels` channels, with `data_bytes` of samples."""
+    fmt = struct.pack("<HHIIHH", 1, channels, sr, 2 * sr * channels, 2 * channels, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", data_bytes) + \
+        bytes(data_bytes)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.fixture(scope="module")
+def implausible(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("implausible") / "data" / "piano"
+    folder.mkdir(parents=True)
+    files = {"rate1": folder / "one_hertz.wav", "channels300": folder / "many_channels.wav"}
+    files["rate1"].write_bytes(wav_header_only(1, 1))
+    files["channels300"].write_bytes(wav_header_only(22050, 300, 1200))
+    return files
+
+
+def test_a_one_hertz_wav_does_not_hang_predict(run, damaged, implausible, tmp_path):
+    """A 1.2-KB WAV declaring 1 Hz spun predict for minutes; the files after it were never reached."""
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "tfaudio", "predict", str(run), str(implausible["rate1"]),
+                           str(damaged["good"]), "--out", str(out)], capture_output=True, text=True, env=env,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    problems = problems_by_file(proc.stderr, [implausible["rate1"]])
+    assert problems[str(implausible["rate1"])] == "implausible sample rate (1 Hz; expected 1000 to 1000000)"
+    assert (out / "good.npy").is_file() and time.monotonic() - t0 < 60
+
+
+def test_implausible_headers_get_the_same_line_from_every_reader(run, damaged, implausible, tmp_path, capsys):
+    files = list(implausible.values())
+    rc, _, err = run_cli(capsys, ["predict", run, damaged["good"], *files, "--out", tmp_path / "out"])
+    assert rc == 1
+    problems = problems_by_file(err, files)
+    assert problems[str(implausible["channels300"])] == "implausible channel count (300; expected 1 to 255)"
+    for path in files:
+        with pytest.raises(AudioFileError) as e:
+            load(path)
+        assert e.value.problem == problems[str(path)]
+    rc, out, _ = run_cli(capsys, ["data", "summary", implausible["rate1"].parent.parent, "--format", "folder"])
+    assert summary_skipped_for(out, files) == {str(p): problems[str(p)] for p in files}
+
+
+@pytest.mark.parametrize("option, value", [("--rate", "1"), ("--rate", "2000000"), ("--channels", "100000000"),
+                                           ("--channels", "0")])
+def test_stream_rate_and_channels_are_bounded_in_one_line(run, capsys, option, value):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["predict", str(run), "-", "--stream", option, value])
+    assert e.value.code == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert option in line and "expected an integer from" in line
+
+
+def test_stream_library_bounds_and_bounded_reads(model_spec):
+    from tfaudio.errors import TfaudioError
+    from tfaudio.inference import Stream, stream_pcm
+    from tfaudio.inference.stream import MAX_READ_BYTES
+
+    model, spec = model_spec
+    with pytest.raises(TfaudioError, match=r"^<stream>: implausible sample rate \(1 Hz"):
+        Stream(model, spec, rate=1)
+    with pytest.raises(TfaudioError, match=r"^<stream>: implausible channel count \(100000000;"):
+        Stream(model, spec, channels=100_000_000)
+    sizes = []
+
+    class Source:
+        data = io.BytesIO(np.zeros(255 * 3000, "<i2").tobytes())
+
+        def read(self, n):
+            sizes.append(n)
+            return self.data.read(n)
+
+    stream_pcm(Stream(model, spec, channels=255), Source(), io.StringIO())
+    assert max(sizes) <= MAX_READ_BYTES
+
+
+@pytest.mark.parametrize("closed", ["stdin", "stdout"])
+def test_a_closed_stdin_or_stdout_is_one_line(run, capsys, monkeypatch, closed):
+    monkeypatch.setattr(sys, closed, None)
+    rc = cli.main(["predict", str(run), "-", "--stream"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    (line,) = error_lines(err)
+    assert line.startswith(f"{ERR}<{closed}>: is closed")
+
+
+def test_nan_in_a_stream_names_stdin(run, capsys, monkeypatch):
+    pcm = np.zeros(30000, "<f4")
+    pcm[20000] = np.nan
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(pcm.tobytes())))
+    rc = cli.main(["predict", str(run), "-", "--stream", "--sample-format", "f32le", "-q"])
+    assert rc == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert line.startswith(f"{ERR}<stdin>: chunk ") and "NaN or Inf" in line
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["predict"])
+    assert e.value.code == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert "tfaudio predict" in line and "required" in line

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from tfaudio import __version__
-from tfaudio._checks import positive_int_arg, seconds
+from tfaudio import headers
+from tfaudio._checks import bounded_int_arg, positive_int_arg, seconds
 
 log = logging.getLogger("tfaudio")
 
@@ -32,8 +33,15 @@ def _add_common(p: argparse.ArgumentParser, defaults: bool) -> None:
                    **({"default": False} if defaults else kw))
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (`tfaudio: error: ...`), not the usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"tfaudio: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _sub_parser(common: argparse.ArgumentParser) -> type:
-    class SubParser(argparse.ArgumentParser):
+    class SubParser(_Parser):
         def __init__(self, *a, **kw):
             kw.setdefault("parents", [common])
             super().__init__(*a, **kw)
@@ -50,7 +58,7 @@ MODEL_HELP = ("a run folder written by tfaudio train, a .keras file, a SavedMode
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="tfaudio",
         description="Musical instrument recognition and activation detection with Keras/TensorFlow.",
     )
@@ -139,8 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--stream", action="store_true",
                     help="read raw PCM from standard input (AUDIO -) and write CSV rows (time, one column per class) "
                          "to standard output as each becomes final; memory stays constant")
-    pr.add_argument("--rate", type=positive_int_arg, default=None, help="--stream: input sample rate (default: the model's)")
-    pr.add_argument("--channels", type=positive_int_arg, default=1, help="--stream: interleaved channels (default: 1)")
+    pr.add_argument("--rate", type=bounded_int_arg(headers.MIN_RATE, headers.MAX_RATE), default=None,
+                    help=f"--stream: input sample rate, {headers.MIN_RATE} to {headers.MAX_RATE} (default: the model's)")
+    pr.add_argument("--channels", type=bounded_int_arg(1, headers.MAX_CHANNELS), default=1,
+                    help=f"--stream: interleaved channels, 1 to {headers.MAX_CHANNELS} (default: 1)")
     pr.add_argument("--sample-format", choices=["s16le", "f32le"], default="s16le",
                     help="--stream: 16-bit integer or 32-bit float, little-endian (default: %(default)s)")
     pr.add_argument("--plot", action="store_true", help="also write a PNG per file")
@@ -600,10 +610,14 @@ def _predict_stream(args: argparse.Namespace) -> int:
         raise TfaudioError("--stream reads raw PCM from standard input: give - as the only AUDIO")
     if args.out is not None or args.plot:
         raise TfaudioError("--stream writes CSV to standard output: --out and --plot do not apply")
+    for name, stream_ in (("<stdin>", sys.stdin), ("<stdout>", sys.stdout)):
+        if stream_ is None or getattr(stream_, "closed", False):  # `0<&-` or `1>&-`
+            raise TfaudioError(f"{name}: is closed; --stream reads raw PCM from standard input and writes CSV to "
+                               "standard output")
     loaded = open_model(args.model, args.which, args.precision, trust=args.trust_model)
     from tfaudio.inference import Stream, stream_pcm
 
-    stream = Stream(loaded, rate=args.rate, channels=args.channels)
+    stream = Stream(loaded, rate=args.rate, channels=args.channels, source="<stdin>")
     if not args.quiet:
         print(f"model: {loaded.description}; streaming {stream.rate} Hz x {stream.channels} channel(s) "
               f"{args.sample_format}; latency {stream.latency_samples} samples ({stream.latency_seconds:.3f} s)",
