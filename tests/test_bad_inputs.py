@@ -1015,3 +1015,25 @@ def test_usage_errors_are_one_line(capsys):
     assert e.value.code == 2
     (line,) = error_lines(capsys.readouterr().err)
     assert "tfaudio predict" in line and "required" in line
+
+
+def test_irmas_labels_with_a_bom_or_upper_case_codes_are_read(tmp_path):
+    """A UTF-8 BOM or upper-case codes (`PIA`) made IRMAS label files 'unknown' and skipped them."""
+    fixtures.make_irmas(tmp_path)
+    wavs = sorted(tmp_path.rglob("IRMAS-TestingData-*/**/*.wav"))
+    wavs[0].with_suffix(".txt").write_bytes("\ufeffcel\nPIA\n".encode("utf-8"))
+    records = datasets.irmas(tmp_path, "test")
+    assert not getattr(records, "skipped", [])
+    (rec,) = [r for r in records if Path(r.path).name == wavs[0].name]
+    assert rec.labels == ("cel", "pia")
+
+
+def test_duplicate_medley_solos_db_rows_are_reported_not_counted_twice(tmp_path, capsys):
+    root = fixtures.make_medley_solos_db(tmp_path / "d", seconds=0.3)
+    meta = root / datasets.MSDB_METADATA
+    lines = meta.read_text().splitlines()
+    meta.write_text("\n".join([*lines, lines[1]]) + "\n")
+    records = datasets.medley_solos_db(root)
+    assert len(records) == len(lines) - 1
+    ((where, problem),) = records.skipped
+    assert where == f"{meta}:{len(lines) + 1}" and problem.startswith("duplicate metadata row") and "line 2" in problem

@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="read raw PCM from standard input (AUDIO -) and write CSV rows (time, one column per class) "
                          "to standard output as each becomes final; memory stays constant")
     pr.add_argument("--rate", type=bounded_int_arg(headers.MIN_RATE, headers.MAX_RATE), default=None,
-                    help=f"--stream: input sample rate, {headers.MIN_RATE} to {headers.MAX_RATE} (default: the model's)")
+                    help=f"--stream: input sample rate, {headers.MIN_RATE} to {headers.MAX_RATE} "
+                         "(default: the model's)")
     pr.add_argument("--channels", type=bounded_int_arg(1, headers.MAX_CHANNELS), default=1,
                     help=f"--stream: interleaved channels, 1 to {headers.MAX_CHANNELS} (default: 1)")
     pr.add_argument("--sample-format", choices=["s16le", "f32le"], default="s16le",

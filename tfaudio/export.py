@@ -1096,7 +1096,8 @@ class ONNXRunner(_Runner):
         return self.session.run(None, {self._input: np.ascontiguousarray(x, np.float32)})[0]
 
 
-def load_exported(path: str | os.PathLike, form: str, trust: bool = False) -> tuple[_Runner, RunSpec, dict[str, Any]]:
+def load_exported(path: str | os.PathLike, form: str,
+                  trust: bool = False) -> tuple[_Runner, RunSpec, dict[str, Any]]:
     """(runner, spec for inference, metadata) of an export: a SavedModel folder, .tflite or .onnx file.
     The spec's `model_input` is "audio" when the export computes its features inside (it takes audio).
     A SavedModel is checked by `tfaudio.trust.check_saved_model` before it loads, unless `trust`."""

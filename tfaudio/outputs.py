@@ -37,8 +37,8 @@ from tfaudio.errors import TfaudioError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OutputError", "problem", "describe", "output_dir", "command_dir", "owned_dir", "foreign_entry", "write_manifest", "MANIFEST",
-           "report_dir", "atomic_write", "write_bytes", "write_text",
+__all__ = ["OutputError", "problem", "describe", "output_dir", "command_dir", "owned_dir", "foreign_entry",
+           "write_manifest", "MANIFEST", "report_dir", "atomic_write", "write_bytes", "write_text",
            "atomic_replace_dir", "new_dir", "exchange", "fsync_tree", "recover_replaced", "temp_dir",
            "stale_siblings", "clean_stale", "is_empty_dir"]
 

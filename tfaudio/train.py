@@ -567,7 +567,7 @@ def run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise TfaudioError(f"{path}: missing; the run cannot be resumed without the config it was trained with") from None
+        raise TfaudioError(f"{path}: missing; a run is resumed only with the config it was trained with") from None
     except (OSError, ValueError) as e:
         raise TfaudioError(f"{path}: unreadable config ({type(e).__name__}: {e})") from None
     if not isinstance(data, dict):
