@@ -871,8 +871,11 @@ def _every_export():
             cases.append((name, kw | {"features": f, "input": "audio"}, f, "single_label", "audio"))
         else:
             cases.append((name, kw | {"features": f}, f, "single_label", "features"))
-    for kind, scale in [("mel", "db"), ("cqt", "db"), ("cqt", "linear"), ("stft", "db"), ("stft", "linear"),
-                        ("mfcc", "db")]:
+    from tfaudio.config import FEATURE_KINDS
+
+    kinds = [(k, scale) for k in FEATURE_KINDS if k not in ("log_mel", "none")
+             for scale in (("db", "linear") if k in ("cqt", "stft") else ("db",))]
+    for kind, scale in kinds:
         g = dataclasses.replace(f, kind=kind, scale=scale, fmin=110.0 if kind == "cqt" else 0.0)
         cases.append(("cnn_small", dict(TINY["cnn_small"], n_bins=None, features=g, multi_label=True), g,
                       "multi_label", "features"))
