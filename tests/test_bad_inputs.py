@@ -864,13 +864,14 @@ def _every_export():
             kw |= {"input": "audio"} if name in ("cnn_stacked", "cnn_mrp") else {}
             cases.append((name, kw | {"multi_label": True}, raw, "multi_label", "audio"))
             continue
-        kw.pop("n_bins", None)
+        n_bins = kw.pop("n_bins", None) or getattr(models.model_config(name, **kw), "n_bins", None) or 16
+        g = dataclasses.replace(f, n_mels=n_bins)  # the bins the tiny model takes (some have a fixed count)
         if name == "activation_cnn":
-            cases.append((name, kw | {"features": f}, f, "activation", "features"))
+            cases.append((name, kw | {"features": g}, g, "activation", "features"))
         elif name == "cnn_lstm":  # two inputs on features: audio in
-            cases.append((name, kw | {"features": f, "input": "audio"}, f, "single_label", "audio"))
+            cases.append((name, kw | {"features": g, "input": "audio"}, g, "single_label", "audio"))
         else:
-            cases.append((name, kw | {"features": f}, f, "single_label", "features"))
+            cases.append((name, kw | {"features": g}, g, "single_label", "features"))
     from tfaudio.config import FEATURE_KINDS
 
     kinds = [(k, scale) for k in FEATURE_KINDS if k not in ("log_mel", "none")
