@@ -747,3 +747,297 @@ def test_real_command_prints_one_line_per_damaged_file(run, damaged, tmp_path):
     problems = problems_by_file(proc.stderr, bad)
     assert "declares 4294967280 bytes" in problems[str(p["huge_header"])]
     assert (out / "good.npy").is_file() and (out / "good.csv").is_file()
+
+
+# ------------------------------------------------------------- SavedModels are programs (tfaudio.trust)
+
+
+def _evil_saved_model(folder: Path, target: Path) -> Path:
+    """A plain-TF SavedModel whose resource initializer writes `target` when it loads, with a tfaudio
+    metadata.json copied into assets/ (so it looks like an export)."""
+    import tensorflow as tf
+
+    from tfaudio import export
+    from tfaudio.config import FeatureConfig
+    from tfaudio.run import RunSpec
+
+    class Evil(tf.saved_model.experimental.TrackableResource):
+        def _create_resource(self):
+            return tf.raw_ops.HashTableV2(key_dtype=tf.string, value_dtype=tf.string)
+
+        def _initialize(self):
+            tf.io.write_file(str(target), "written by a SavedModel at load time")
+
+    module = tf.Module()
+    module.evil = Evil()
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    def serve(waveform):
+        handle = tf.cast(tf.size(module.evil.resource_handle), tf.float32)
+        return {"scores": tf.zeros([tf.shape(waveform)[0], 3]) + 0.0 * handle}
+
+    module.serve = serve
+    out = folder / "evil_model"
+    tf.saved_model.save(module, str(out), signatures={"serving_default": serve.get_concrete_function()})
+    feats = FeatureConfig(kind="log_mel", sr=16000, n_fft=512, hop_length=256, n_mels=16, fmax=8000)
+    meta = export.metadata(RunSpec("single_label", ("piano", "violin", "flute"), feats, feats.window_samples(8)))
+    (out / "assets").mkdir(exist_ok=True)
+    (out / "assets" / "metadata.json").write_text(json.dumps(meta))
+    target.unlink(missing_ok=True)
+    return out
+
+
+@pytest.fixture
+def evil(tmp_path):
+    target = tmp_path / "written-by-the-model.txt"
+    return _evil_saved_model(tmp_path, target), target
+
+
+@pytest.mark.parametrize("command", ["info", "predict", "evaluate"])
+def test_a_saved_model_that_writes_a_file_is_refused_and_nothing_is_written(evil, damaged, tmp_path, capsys,
+                                                                            command):
+    model, target = evil
+    before = {p for p in tmp_path.rglob("*")}
+    argv = {"info": ["info", model],
+            "predict": ["predict", model, damaged["good"], "--out", tmp_path / "pred"],
+            "evaluate": ["evaluate", model, "--out", tmp_path / "report"]}[command]
+    rc, out, err = run_cli(capsys, argv)
+    assert rc == 2
+    (line,) = error_lines(err)
+    assert line.startswith(f"{ERR}{model}: ") and "'WriteFile'" in line and "--trust-model" in line
+    assert not target.exists()
+    assert {p for p in tmp_path.rglob("*")} == before  # nothing written: no file, no empty --out
+
+
+def test_trust_model_skips_the_check(evil, capsys):
+    """With --trust-model (trust=True) the user takes the SavedModel as it is, and it runs its code."""
+    from tfaudio.run import open_model
+    from tfaudio.trust import UntrustedModelError
+
+    model, target = evil
+    with pytest.raises(UntrustedModelError, match="WriteFile"):
+        open_model(model)
+    assert not target.exists()
+    rc, out, err = run_cli(capsys, ["info", model, "--trust-model"])
+    assert rc == 0, err
+    assert "classes:     3" in out and target.is_file()
+
+
+def test_tfaudio_exports_pass_the_check_and_the_allow_list_has_no_io_ops(tmp_path):
+    import keras
+
+    from tfaudio import export, models, trust
+    from tfaudio.config import FeatureConfig
+    from tfaudio.run import RunSpec, open_model
+
+    assert not trust.ALLOWED_OPS & trust.FORBIDDEN_OPS
+    feats = FeatureConfig(kind="log_mel", sr=8000, n_fft=256, hop_length=128, n_mels=16, fmin=0.0, fmax=4000.0)
+    keras.utils.set_random_seed(0)
+    net = models.build("activation_cnn", n_instruments=3, n_frames=4, features=feats, filters=(2, 2, 2))
+    out = export.export_saved_model(net, RunSpec("activation", ("a", "b", "c"), feats, feats.window_samples(4)),
+                                    tmp_path / "exported")
+    ops = trust.saved_model_ops(out)
+    assert "RFFT" in ops and "HashTableV2" in ops and set(ops) <= trust.ALLOWED_OPS
+    assert not {"InitializeTableFromTextFileV2", "SaveV2", "RestoreV2"} & set(ops)  # no file op runs
+    assert open_model(out).form == "saved_model"
+
+
+def _every_export():
+    """(model name, keras model, RunSpec) of every registered Keras model at a tiny size, and of every
+    feature kind and scale (on cnn_small and activation_cnn), and the audio-in activation CNN."""
+    import dataclasses
+
+    from tests.test_models import TINY
+    from tfaudio import models
+    from tfaudio.config import FeatureConfig
+    from tfaudio.run import RunSpec
+
+    f = FeatureConfig(kind="log_mel", sr=8000, n_fft=256, hop_length=128, n_mels=16, fmin=0.0, fmax=4000.0,
+                      n_mfcc=8, n_bins=24, bins_per_octave=12)
+    raw = dataclasses.replace(f, kind="none")
+    cases = []
+    for name in models.available():
+        if name == "svm":
+            continue
+        kw = dict(TINY[name])
+        if "n_frames" not in kw:  # raw-waveform models (the image ones from audio)
+            kw |= {"input": "audio"} if name in ("cnn_stacked", "cnn_mrp") else {}
+            cases.append((name, kw | {"multi_label": True}, raw, "multi_label", "audio"))
+            continue
+        n_bins = kw.pop("n_bins", None) or getattr(models.model_config(name, **kw), "n_bins", None) or 16
+        g = dataclasses.replace(f, n_mels=n_bins)  # the bins the tiny model takes (some have a fixed count)
+        if name == "activation_cnn":
+            cases.append((name, kw | {"features": g}, g, "activation", "features"))
+        elif name == "cnn_lstm":  # two inputs on features: audio in
+            cases.append((name, kw | {"features": g, "input": "audio"}, g, "single_label", "audio"))
+        else:
+            cases.append((name, kw | {"features": g}, g, "single_label", "features"))
+    from tfaudio.config import FEATURE_KINDS
+
+    kinds = [(k, scale) for k in FEATURE_KINDS if k not in ("log_mel", "none")
+             for scale in (("db", "linear") if k in ("cqt", "stft") else ("db",))]
+    for kind, scale in kinds:
+        g = dataclasses.replace(f, kind=kind, scale=scale, fmin=110.0 if kind == "cqt" else 0.0)
+        cases.append(("cnn_small", dict(TINY["cnn_small"], n_bins=None, features=g, multi_label=True), g,
+                      "multi_label", "features"))
+        if kind != "mfcc":  # 8 MFCCs are fewer than the activation CNN's pooling
+            cases.append(("activation_cnn", dict(TINY["activation_cnn"], n_bins=None, features=g), g, "activation",
+                          "features"))
+    cases.append(("activation_cnn", dict(TINY["activation_cnn"], n_bins=None, features=f, input="audio"), f,
+                  "activation", "audio"))
+    for name, kw, feats, task, inp in cases:
+        net = models.build(name, n_classes=3, **kw)
+        n = net.inputs[0].shape[1]
+        window = n if inp == "audio" else feats.window_samples(n)
+        yield name, net, RunSpec(task, ("a", "b", "c"), feats, int(window), model_input=inp)
+
+
+@pytest.mark.slow
+def test_the_allow_list_is_what_the_exporter_emits(tmp_path):
+    """`tfaudio.trust.ALLOWED_OPS` is generated here: the ops of SavedModel exports of every registered model
+    and feature kind. When TensorFlow or a model changes, paste the printed set into tfaudio/trust.py."""
+    from tfaudio import export, trust
+
+    emitted: dict[str, str] = {}
+    for i, (name, net, spec) in enumerate(_every_export()):
+        out = export.export_saved_model(net, spec, tmp_path / f"m{i}")
+        for op in trust.saved_model_ops(out):
+            emitted.setdefault(op, f"{name} ({spec.features.kind})")
+        shutil.rmtree(out)
+    missing = {op: where for op, where in emitted.items() if op not in trust.ALLOWED_OPS}
+    assert not missing, f"ops the exporter emits that are not allowed: {missing}; all: {sorted(emitted)}"
+    unused = trust.ALLOWED_OPS - set(emitted)
+    assert not unused, f"allowed ops no export emits: {sorted(unused)}; all: {sorted(emitted)}"
+    assert not set(emitted) & trust.FORBIDDEN_OPS
+
+
+# --------------------------------------------- one header rule for every reader; streaming input bounds
+
+
+def wav_header_only(sr: int, channels: int, data_bytes: int = 1200) -> bytes:
+    """A 16-bit PCM WAV declaring `sr` Hz and `channels` channels, with `data_bytes` of samples."""
+    fmt = struct.pack("<HHIIHH", 1, channels, sr, 2 * sr * channels, 2 * channels, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", data_bytes) + \
+        bytes(data_bytes)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@pytest.fixture(scope="module")
+def implausible(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("implausible") / "data" / "piano"
+    folder.mkdir(parents=True)
+    files = {"rate1": folder / "one_hertz.wav", "channels300": folder / "many_channels.wav"}
+    files["rate1"].write_bytes(wav_header_only(1, 1))
+    files["channels300"].write_bytes(wav_header_only(22050, 300, 1200))
+    return files
+
+
+def test_a_one_hertz_wav_does_not_hang_predict(run, damaged, implausible, tmp_path):
+    """A 1.2-KB WAV declaring 1 Hz spun predict for minutes; the files after it were never reached."""
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "tfaudio", "predict", str(run), str(implausible["rate1"]),
+                           str(damaged["good"]), "--out", str(out)], capture_output=True, text=True, env=env,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    problems = problems_by_file(proc.stderr, [implausible["rate1"]])
+    assert problems[str(implausible["rate1"])] == "implausible sample rate (1 Hz; expected 1000 to 1000000)"
+    assert (out / "good.npy").is_file() and time.monotonic() - t0 < 60
+
+
+def test_implausible_headers_get_the_same_line_from_every_reader(run, damaged, implausible, tmp_path, capsys):
+    files = list(implausible.values())
+    rc, _, err = run_cli(capsys, ["predict", run, damaged["good"], *files, "--out", tmp_path / "out"])
+    assert rc == 1
+    problems = problems_by_file(err, files)
+    assert problems[str(implausible["channels300"])] == "implausible channel count (300; expected 1 to 255)"
+    for path in files:
+        with pytest.raises(AudioFileError) as e:
+            load(path)
+        assert e.value.problem == problems[str(path)]
+    rc, out, _ = run_cli(capsys, ["data", "summary", implausible["rate1"].parent.parent, "--format", "folder"])
+    assert summary_skipped_for(out, files) == {str(p): problems[str(p)] for p in files}
+
+
+@pytest.mark.parametrize("option, value", [("--rate", "1"), ("--rate", "2000000"), ("--channels", "100000000"),
+                                           ("--channels", "0")])
+def test_stream_rate_and_channels_are_bounded_in_one_line(run, capsys, option, value):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["predict", str(run), "-", "--stream", option, value])
+    assert e.value.code == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert option in line and "expected an integer from" in line
+
+
+def test_stream_library_bounds_and_bounded_reads(model_spec):
+    from tfaudio.errors import TfaudioError
+    from tfaudio.inference import Stream, stream_pcm
+    from tfaudio.inference.stream import MAX_READ_BYTES
+
+    model, spec = model_spec
+    with pytest.raises(TfaudioError, match=r"^<stream>: implausible sample rate \(1 Hz"):
+        Stream(model, spec, rate=1)
+    with pytest.raises(TfaudioError, match=r"^<stream>: implausible channel count \(100000000;"):
+        Stream(model, spec, channels=100_000_000)
+    sizes = []
+
+    class Source:
+        data = io.BytesIO(np.zeros(255 * 3000, "<i2").tobytes())
+
+        def read(self, n):
+            sizes.append(n)
+            return self.data.read(n)
+
+    stream_pcm(Stream(model, spec, channels=255), Source(), io.StringIO())
+    assert max(sizes) <= MAX_READ_BYTES
+
+
+@pytest.mark.parametrize("closed", ["stdin", "stdout"])
+def test_a_closed_stdin_or_stdout_is_one_line(run, capsys, monkeypatch, closed):
+    monkeypatch.setattr(sys, closed, None)
+    rc = cli.main(["predict", str(run), "-", "--stream"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    (line,) = error_lines(err)
+    assert line.startswith(f"{ERR}<{closed}>: is closed")
+
+
+def test_nan_in_a_stream_names_stdin(run, capsys, monkeypatch):
+    pcm = np.zeros(30000, "<f4")
+    pcm[20000] = np.nan
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(pcm.tobytes())))
+    rc = cli.main(["predict", str(run), "-", "--stream", "--sample-format", "f32le", "-q"])
+    assert rc == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert line.startswith(f"{ERR}<stdin>: chunk ") and "NaN or Inf" in line
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["predict"])
+    assert e.value.code == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert "tfaudio predict" in line and "required" in line
+
+
+def test_irmas_labels_with_a_bom_or_upper_case_codes_are_read(tmp_path):
+    """A UTF-8 BOM or upper-case codes (`PIA`) made IRMAS label files 'unknown' and skipped them."""
+    fixtures.make_irmas(tmp_path)
+    wavs = sorted(tmp_path.rglob("IRMAS-TestingData-*/**/*.wav"))
+    wavs[0].with_suffix(".txt").write_bytes("\ufeffcel\nPIA\n".encode("utf-8"))
+    records = datasets.irmas(tmp_path, "test")
+    assert not getattr(records, "skipped", [])
+    (rec,) = [r for r in records if Path(r.path).name == wavs[0].name]
+    assert rec.labels == ("cel", "pia")
+
+
+def test_duplicate_medley_solos_db_rows_are_reported_not_counted_twice(tmp_path, capsys):
+    root = fixtures.make_medley_solos_db(tmp_path / "d", seconds=0.3)
+    meta = root / datasets.MSDB_METADATA
+    lines = meta.read_text().splitlines()
+    meta.write_text("\n".join([*lines, lines[1]]) + "\n")
+    records = datasets.medley_solos_db(root)
+    assert len(records) == len(lines) - 1
+    ((where, problem),) = records.skipped
+    assert where == f"{meta}:{len(lines) + 1}" and problem.startswith("duplicate metadata row") and "line 2" in problem

@@ -128,6 +128,57 @@ def test_export_refuses_a_folder_that_is_not_an_export(run, user_folder, capsys)
     assert _tree(user_folder) == before
 
 
+def test_export_over_user_files_refuses_naming_one(run, tmp_path, capsys):
+    """`export msdb --out E; echo x > E/notes.txt; mkdir E/mine; export irmas --out E` deleted both."""
+    out = tmp_path / "E"
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    assert (out / outputs.MANIFEST).is_file()
+    (out / "notes.txt").write_text("x\n")
+    (out / "mine").mkdir()
+    before = _tree(out)
+    capsys.readouterr()
+    assert cli.main(["export", "msdb", "--out", str(out)]) == 2
+    line = _one_error_line(capsys.readouterr().err, str(out), "tfaudio did not write")
+    assert "notes.txt" in line or "mine" in line
+    assert _tree(out) == before and (out / "mine").is_dir()
+    (out / "notes.txt").unlink()
+    assert cli.main(["export", str(run), "--out", str(out)]) == 2  # an empty folder of the user's is theirs too
+    (out / "mine").rmdir()
+    (out / "variables" / "variables.index").write_bytes(b"changed by the user")
+    assert cli.main(["export", str(run), "--out", str(out)]) == 2  # a changed file is no longer tfaudio's
+    capsys.readouterr()
+
+
+def test_export_replaces_its_own_export_and_one_written_before_manifests(run, tmp_path):
+    out = tmp_path / "E"
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    (out / outputs.MANIFEST).unlink()  # as an export of an older tfaudio
+    assert cli.main(["export", str(run), "--out", str(out)]) == 0
+    assert (out / outputs.MANIFEST).is_file()
+
+
+def test_evaluate_refuses_a_metrics_json_it_did_not_write(run, tmp_path, capsys):
+    report = tmp_path / "R"
+    report.mkdir()
+    (report / "metrics.json").write_text('{"mine": 1}\n')
+    before = _tree(report)
+    assert cli.main(["evaluate", str(run), "--out", str(report), "--mixes", "32"]) == 2
+    _one_error_line(capsys.readouterr().err, str(report), "metrics.json", "tfaudio did not write")
+    assert _tree(report) == before  # not replaced, and no PNG added
+    (report / "metrics.json").unlink()
+    assert cli.main(["evaluate", str(run), "--out", str(report), "--mixes", "32"]) == 0
+    assert cli.main(["evaluate", str(run), "--out", str(report), "--mixes", "32"]) == 0  # its own report: replaced
+    assert (report / outputs.MANIFEST).is_file()
+
+
+def test_a_failed_evaluate_leaves_no_empty_out(run, tmp_path, capsys):
+    out = tmp_path / "new" / "report"
+    assert cli.main(["evaluate", str(run), "--split", "nonesuch", "--out", str(out)]) == 2
+    capsys.readouterr()
+    assert not (tmp_path / "new").exists()
+
+
 # --- 3. output path problems are one line, and written outputs stay intact ------------------------------
 
 
@@ -350,6 +401,135 @@ def test_resume_says_which_epoch_it_goes_on_from(tmp_path, cache, caplog):
         assert cli.main(["train", "neuroment_mel", "--out", str(out), *_sets(TINY), "--set", "train.epochs=2",
                          "--resume"]) == 0
     assert any("at epoch 2 of 2" in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+
+# --- resume resumes the run that exists (its own config.json) ------------------------------------------
+
+
+def _run_copy(run: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    dst = tmp_path / "run"
+    shutil.copytree(run, dst)
+    return dst
+
+
+def _stamps(run: Path) -> dict[str, tuple[str, int]]:
+    """Every file of a run with its hash and modification time (a rewrite with the same bytes shows too)."""
+    return {str(p.relative_to(run)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("argv, needles", [
+    (["neuroment_stft"], ["trained from experiment 'neuroment_mel'", "not 'neuroment_stft'"]),
+    (["neuroment_mel", "--set", "features.fmin=200"], ["features.fmin"]),
+    (["neuroment_mel", "--set", "model.filters=[4,4,4]", "--set", "data.per_class=4", "--set", "train.epochs=3"],
+     ["data.per_class, model.filters would change it"]),
+])
+def test_resume_refuses_a_change_of_what_the_run_is(run, tmp_path, capsys, argv, needles):
+    r = _run_copy(run, tmp_path)
+    before = _stamps(r)
+    assert cli.main(["train", *argv, "--out", str(r), "--resume"]) == 2
+    _one_error_line(capsys.readouterr().err, str(r), *needles)
+    assert _stamps(r) == before
+
+
+def test_resume_with_nothing_to_do_rewrites_nothing(run, tmp_path, capsys, cache):
+    r = _run_copy(run, tmp_path)
+    before = _stamps(r)
+    assert cli.main(["train", "neuroment_mel", "--out", str(r), "--set", "train.epochs=1", "--resume"]) == 0
+    assert _stamps(r) == before
+
+
+def test_resume_continues_with_the_runs_own_config(run, tmp_path, capsys, cache, monkeypatch, caplog):
+    """Started with 1 epoch of 2 steps (TINY): a resume to 2 epochs trains 2 more steps, not the YAML's 1680,
+    and records the change."""
+    from tfaudio import train as train_mod
+
+    r = _run_copy(run, tmp_path)
+    spec_before = (r / "run.json").read_bytes()
+    config_before = json.loads((r / "config.json").read_text())
+    real_fit = train_mod._fit
+
+    def checked_fit(cfg, *args, **kwargs):
+        assert cfg.train.steps_per_epoch == 2 and cfg.data.per_class == 3, "resume must read the run's config.json"
+        return real_fit(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "_fit", checked_fit)
+    with caplog.at_level(logging.INFO, logger="tfaudio.train"):
+        assert cli.main(["train", "neuroment_mel", "--out", str(r), "--set", "train.epochs=2", "--resume"]) == 0
+    assert any("train.epochs=2 (was 1)" in m.getMessage() for m in caplog.records)
+    config = json.loads((r / "config.json").read_text())
+    assert config == {**config_before, "train": {**config_before["train"], "epochs": 2}}
+    (resumed,) = json.loads((r / "resumes.json").read_text())
+    assert resumed["changes"] == {"train.epochs": {"was": 1, "now": 2}}
+    assert (r / "run.json").read_bytes() == spec_before
+    rows = (r / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows[1:]] == ["0", "1"]
+
+
+# --- a run is owned by one process (RUN/.tfaudio.lock) ---------------------------------------------------
+
+
+@pytest.fixture
+def lock_holder():
+    """`hold(run)`: another process that holds `run`'s lock until the test ends; returns its PID."""
+    procs = []
+
+    def hold(run: Path) -> int:
+        code = ("import sys, time\nfrom tfaudio.run import run_lock\n"
+                "with run_lock(sys.argv[1], create=False):\n    print('locked', flush=True)\n    time.sleep(120)\n")
+        proc = subprocess.Popen([sys.executable, "-c", code, str(run)], stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == "locked"
+        return proc.pid
+
+    yield hold
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("command", ["train", "resume", "export"])
+def test_a_locked_run_is_refused_at_once_naming_the_pid(run, tmp_path, capsys, cache, lock_holder, command):
+    import time
+
+    r = _run_copy(run, tmp_path)
+    if command == "train":  # a new run whose folder another train has just made
+        r = tmp_path / "new"
+        r.mkdir()
+    pid = lock_holder(r)
+    before = _stamps(r)
+    argv = {"train": ["train", "neuroment_mel", "--out", str(r), *_sets(TINY)],
+            "resume": ["train", "neuroment_mel", "--out", str(r), "--set", "train.epochs=2", "--resume"],
+            "export": ["export", str(r), "--out", str(tmp_path / "exported")]}[command]
+    t0 = time.monotonic()
+    assert cli.main(argv) == 2
+    assert time.monotonic() - t0 < 10  # at once: before any data is read or model loaded
+    _one_error_line(capsys.readouterr().err, str(r), f"PID {pid}")
+    assert _stamps(r) == before and not (tmp_path / "exported").exists()
+
+
+@pytest.mark.slow
+def test_two_trains_racing_on_one_folder(tmp_path, cache):
+    """Both start together to the same new --out: exactly one trains, the other fails at once naming its PID,
+    and the run the winner wrote is whole (and its lock gone)."""
+    cli_argv = [sys.executable, "-m", "tfaudio", "train", "neuroment_mel", *_sets(TINY)]
+    assert cli.main(["train", "neuroment_mel", "--out", str(tmp_path / "warm"), *_sets(TINY)]) == 0  # the corpus
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    for attempt in range(3):
+        out = tmp_path / f"race{attempt}"
+        procs = [subprocess.Popen([*cli_argv, "--out", str(out)], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read(), p.pid) for p in procs]
+        codes = sorted(rc for rc, *_ in results)
+        assert codes == [0, 2], results
+        (loser,) = [r for r in results if r[0] == 2]
+        (winner,) = [r for r in results if r[0] == 0]
+        _one_error_line(loser[2], str(out), f"PID {winner[3]}")
+        assert "run written to" in winner[1]
+        assert (out / "run.json").is_file() and (out / "checkpoints" / "last.keras").is_file()
+        assert not (out / ".tfaudio.lock").exists()
 
 
 # --- 8. quiet start-up --------------------------------------------------------------------------------

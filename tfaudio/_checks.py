@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -90,3 +90,18 @@ def seconds(option: str, value: float) -> float:
     if not (is_real(value) and 0 < value < 1e6):
         raise ConfigError(f"{option} must be a positive number of seconds, got {value}")
     return float(value)
+
+
+def bounded_int_arg(low: int, high: int) -> Callable[[str], int]:
+    """argparse `type=`: an integer from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, got {text!r}") from None
+        if not low <= v <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {high}, got {v}")
+        return v
+
+    return parse

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfaudio.errors import AudioFileError
+from tfaudio.headers import MAX_RATE, MIN_RATE  # sample rates a file may declare: the one rule (format_problem)
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,6 @@ _CHUNK = 1 << 16
 _OVERSAMPLE = 1024
 # Outputs per convolution step at least (see `_plan`).
 _MIN_PHASES = 32
-
-#: Sample rates a file may declare (Hz); others are refused as implausible (`decode_audio`, `load`).
-MIN_RATE = 1000
-MAX_RATE = 1_000_000
 
 _WAVE_FORMAT_PCM = 1
 _WAVE_FORMAT_IEEE_FLOAT = 3

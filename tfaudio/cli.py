@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from tfaudio import __version__
-from tfaudio._checks import positive_int_arg, seconds
+from tfaudio import headers
+from tfaudio._checks import bounded_int_arg, positive_int_arg, seconds
 
 log = logging.getLogger("tfaudio")
 
@@ -32,8 +33,15 @@ def _add_common(p: argparse.ArgumentParser, defaults: bool) -> None:
                    **({"default": False} if defaults else kw))
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (`tfaudio: error: ...`), not the usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"tfaudio: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _sub_parser(common: argparse.ArgumentParser) -> type:
-    class SubParser(argparse.ArgumentParser):
+    class SubParser(_Parser):
         def __init__(self, *a, **kw):
             kw.setdefault("parents", [common])
             super().__init__(*a, **kw)
@@ -41,12 +49,16 @@ def _sub_parser(common: argparse.ArgumentParser) -> type:
     return SubParser
 
 
+TRUST_HELP = ("load a SavedModel without checking its ops first: a SavedModel is a program, and tfaudio otherwise "
+              "refuses any op its own exporter never writes (file, network, Python, ...); only for models whose "
+              "source you trust")
+
 MODEL_HELP = ("a run folder written by tfaudio train, a .keras file, a SavedModel folder or .tflite/.onnx file written "
               "by tfaudio export, or a pretrained model: msdb, irmas, activations")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="tfaudio",
         description="Musical instrument recognition and activation detection with Keras/TensorFlow.",
     )
@@ -123,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--precision", default="float32", choices=["float32", "auto", "mixed_bfloat16"],
                    help="compute policy of a Keras model: auto = bfloat16 on CPUs with AMX/AVX512-BF16 (several times faster, activations within about 0.01 of float32; default: float32)")
     e.add_argument("--seed", type=int, default=1234, help="seed of the evaluation mixes")
+    e.add_argument("--trust-model", action="store_true", help=TRUST_HELP)
 
     pr = sub.add_parser("predict", help="predict activations or clip labels for audio files of any length, or "
                                         "stream raw PCM from standard input")
@@ -134,8 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--stream", action="store_true",
                     help="read raw PCM from standard input (AUDIO -) and write CSV rows (time, one column per class) "
                          "to standard output as each becomes final; memory stays constant")
-    pr.add_argument("--rate", type=positive_int_arg, default=None, help="--stream: input sample rate (default: the model's)")
-    pr.add_argument("--channels", type=positive_int_arg, default=1, help="--stream: interleaved channels (default: 1)")
+    pr.add_argument("--rate", type=bounded_int_arg(headers.MIN_RATE, headers.MAX_RATE), default=None,
+                    help=f"--stream: input sample rate, {headers.MIN_RATE} to {headers.MAX_RATE} "
+                         "(default: the model's)")
+    pr.add_argument("--channels", type=bounded_int_arg(1, headers.MAX_CHANNELS), default=1,
+                    help=f"--stream: interleaved channels, 1 to {headers.MAX_CHANNELS} (default: 1)")
     pr.add_argument("--sample-format", choices=["s16le", "f32le"], default="s16le",
                     help="--stream: 16-bit integer or 32-bit float, little-endian (default: %(default)s)")
     pr.add_argument("--plot", action="store_true", help="also write a PNG per file")
@@ -144,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="compute policy of a Keras model: auto = bfloat16 on CPUs with AMX/AVX512-BF16 (several times faster, activations within about 0.01 of float32; default: float32)")
     pr.add_argument("--block-seconds", type=float, default=30.0, help="streaming block length (default: %(default)s)")
     pr.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
+    pr.add_argument("--trust-model", action="store_true", help=TRUST_HELP)
 
     x = sub.add_parser("export", help="export a model that takes raw audio: SavedModel, TFLite, ONNX or .keras")
     x.add_argument("run", metavar="MODEL", help="a run folder, a .keras file or a pretrained model: msdb, irmas, "
@@ -164,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print the whole metadata as JSON")
     i.add_argument("--latency", action="store_true", help="also measure the time per window on this machine")
     i.add_argument("--which", default="best", help="checkpoint: best, last or a .keras path (default: best)")
+    i.add_argument("--trust-model", action="store_true", help=TRUST_HELP)
 
     p.set_defaults(_plugin_handlers=_load_plugins(sub))
 
@@ -391,12 +409,13 @@ def find_config(name: str) -> Path:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tfaudio.experiment import load_experiment
+    from tfaudio.experiment import load_experiment, read_yaml
+    from tfaudio.train import is_chief, resume_config, train
 
-    cfg = load_experiment(find_config(args.config), args.overrides)  # validates before any work
-    from tfaudio.train import train
-
-    from tfaudio.train import is_chief
+    if args.resume:  # the run's own config.json, with --set applied (what train checks may change)
+        cfg = resume_config(args.out, args.overrides, experiment=read_yaml(find_config(args.config)).get("name"))
+    else:
+        cfg = load_experiment(find_config(args.config), args.overrides)  # validates before any work
 
     run = train(cfg, args.out, resume=args.resume, strategy=args.strategy)
     if not is_chief():
@@ -482,11 +501,17 @@ def _print_metrics(metrics: dict) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from tfaudio import outputs
-    from tfaudio.run import model_form, open_model
+    from tfaudio.run import model_form
 
     model_form(args.run)  # any saved form of a model; else one line, before anything is written
-    outputs.report_dir(args.out)
-    loaded = open_model(args.run, args.which, args.precision)
+    with outputs.command_dir(args.out, "report folder (metrics.json and plots)", outputs.owned_dir):  # or tfaudio's
+        return _evaluate(args)  # a failure leaves no empty --out that this call made
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from tfaudio.run import open_model
+
+    loaded = open_model(args.run, args.which, args.precision, trust=args.trust_model)
     print(f"model: {loaded.description}")
     cfg = loaded.experiment()  # the run's data, splits and mixing (exports carry the config)
     model, spec = loaded.model, loaded.spec
@@ -544,8 +569,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from tfaudio.inference import predict_file, write_prediction  # TensorFlow (its start-up lines with -v)
 
     model_form(args.model)  # any saved form of a model; else one line, before anything is written
-    out = outputs.output_dir(args.out)  # before the model loads: a bad --out is one line at once
-    loaded = open_model(args.model, args.which, args.precision)
+    with outputs.command_dir(args.out) as out:  # before the model loads: a bad --out is one line at once
+        loaded = open_model(args.model, args.which, args.precision, trust=args.trust_model)  # failed: no empty --out
     print(f"model: {loaded.description}")
     model, spec = loaded.predictor(), loaded.spec
 
@@ -586,10 +611,14 @@ def _predict_stream(args: argparse.Namespace) -> int:
         raise TfaudioError("--stream reads raw PCM from standard input: give - as the only AUDIO")
     if args.out is not None or args.plot:
         raise TfaudioError("--stream writes CSV to standard output: --out and --plot do not apply")
-    loaded = open_model(args.model, args.which, args.precision)
+    for name, stream_ in (("<stdin>", sys.stdin), ("<stdout>", sys.stdout)):
+        if stream_ is None or getattr(stream_, "closed", False):  # `0<&-` or `1>&-`
+            raise TfaudioError(f"{name}: is closed; --stream reads raw PCM from standard input and writes CSV to "
+                               "standard output")
+    loaded = open_model(args.model, args.which, args.precision, trust=args.trust_model)
     from tfaudio.inference import Stream, stream_pcm
 
-    stream = Stream(loaded, rate=args.rate, channels=args.channels)
+    stream = Stream(loaded, rate=args.rate, channels=args.channels, source="<stdin>")
     if not args.quiet:
         print(f"model: {loaded.description}; streaming {stream.rate} Hz x {stream.channels} channel(s) "
               f"{args.sample_format}; latency {stream.latency_samples} samples ({stream.latency_seconds:.3f} s)",
@@ -636,7 +665,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from tfaudio.run import open_model
 
-    loaded = open_model(args.model, args.which)
+    loaded = open_model(args.model, args.which, trust=args.trust_model)
     meta = dict(loaded.metadata)
     if args.latency:
         from tfaudio.export import latency

@@ -236,6 +236,7 @@ def medley_solos_db(root: str | os.PathLike, subset: str | None = None, strict: 
     for _, row in rows:
         votes.setdefault((row["instrument_id"] or "").strip(), Counter())[(row["instrument"] or "").strip()] += 1
     names_by_id = {k: c.most_common(1)[0][0] for k, c in votes.items()}
+    first_line: dict[str, int] = {}  # file name -> the metadata line that listed it first
     for line, row in rows:
         where = f"{meta_path}:{line}"
         sub, inst, uid = (row["subset"] or "").strip(), (row["instrument"] or "").strip(), (row["uuid4"] or "").strip()
@@ -258,6 +259,10 @@ def medley_solos_db(root: str | os.PathLike, subset: str | None = None, strict: 
         if subset is not None and sub != subset:
             continue
         name = f"Medley-solos-DB_{sub}-{inst_id}_{uid}.wav"
+        if name in first_line:  # counted once, and said
+            scan.skip(where, f"duplicate metadata row: {name} is already listed on line {first_line[name]}")
+            continue
+        first_line[name] = line
         path = audio.get(name)
         if path is None:
             scan.skip(root / name, "file not found")
@@ -323,7 +328,8 @@ def irmas(root: str | os.PathLike, split: str, strict: bool = False, verify: str
                     scan.skip(folder / name, f"no label file {txt}")
                     continue
                 try:
-                    lines = (folder / txt).read_text(encoding="utf-8", errors="replace").splitlines()
+                    # utf-8-sig: a byte-order mark is no part of the first label; codes in any case ("PIA")
+                    lines = (folder / txt).read_text(encoding="utf-8-sig", errors="replace").lower().splitlines()
                 except OSError as e:
                     scan.skip(folder / txt, f"cannot read labels ({e.strerror})")
                     continue

@@ -551,7 +551,8 @@ def _as_array(m: Any) -> np.ndarray:
 
 def write_report(metrics: dict[str, Any], out_dir: str | os.PathLike, history_csv: str | os.PathLike | None = None,
                  examples: Sequence[Any] | None = None) -> list[Path]:
-    """Write `metrics.json` and PNG plots to `out_dir`; returns the written paths.
+    """Write `metrics.json` and PNG plots to `out_dir` and list them in its manifest
+    (`tfaudio.outputs.MANIFEST`); returns the written paths.
 
     Plots: "confusion_matrix.png" (single-label), "per_class_f1.png" (multi-label),
     "noise_matrix.png" and "leakage_matrix.png" (activations), "example_{i}.png" (reference vs
@@ -564,6 +565,7 @@ def write_report(metrics: dict[str, Any], out_dir: str | os.PathLike, history_cs
     written: list[Path] = []
     text = json.dumps(_clean(metrics), indent=2, allow_nan=False) + "\n"
     written.append(outputs.write_text(out / "metrics.json", text))
+    outputs.write_manifest(out, written, "evaluate")  # what tfaudio wrote here, and may replace
     classes = metrics.get("classes") or []
     task = metrics.get("task")
     if task == "single_label" and "confusion_matrix" in metrics:
@@ -596,6 +598,7 @@ def write_report(metrics: dict[str, Any], out_dir: str | os.PathLike, history_cs
             written.append(plots.plot_history(history_csv, out / "training_curves.png"))
         else:
             log.warning("%s: no training history; training_curves.png not written", history_csv)
+    outputs.write_manifest(out, written, "evaluate")
     return written
 
 

@@ -20,8 +20,9 @@ Outputs: activation models {"activations": float32 (batch, instruments, frames),
 classes) (mean of window probabilities), "label": string (batch,) (the top class)}. The restored object
 also has ``windows(window: float32 [batch, window])``: the model's outputs per window (no stitching).
 
-Assets: `assets/classes.txt` (one class per line; the "label" output reads it through a lookup table)
-and `assets/metadata.json` (see `metadata`).
+Assets: `assets/classes.txt` (one class per line; the "label" output looks the same names up in a table of
+constants) and `assets/metadata.json` (see `metadata`). The graph runs no file, network or Python op: what
+`tfaudio.trust` allows before any SavedModel is loaded.
 
 **TFLite and ONNX** models take one window, ``window: float32 [1, window]`` at the model's rate, and give
 that window's ``activations`` `(1, instruments, frames)` or ``scores`` `(1, classes)`: the host slides the
@@ -248,15 +249,33 @@ def _keras_outputs(model: Any, spec: RunSpec, x: np.ndarray) -> np.ndarray:
 # output paths
 
 
+#: The files of a SavedModel export written before exports carried a manifest (`_check_out_dir`).
+_LEGACY_EXPORT = ("saved_model.pb", "fingerprint.pb", "assets/classes.txt", "assets/metadata.json",
+                  "variables/variables.index")
+
+
+def _legacy_export_file(rel: str) -> bool:
+    return rel in _LEGACY_EXPORT or rel.startswith("variables/variables.data-")
+
+
 def _check_out_dir(out: Path) -> None:
-    """`out` must be new, empty, or an earlier tfaudio export (which is replaced)."""
+    """`out` must be new, empty, or an earlier tfaudio export holding nothing but the files its manifest
+    lists (an export from before manifests: the files of a SavedModel export); that one is replaced.
+    Else one line naming a file tfaudio did not write: nothing a user put there is deleted."""
     from tfaudio import outputs
 
     if out.exists() and not out.is_dir():
         raise outputs.OutputError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not _is_export(out):
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not _is_export(out):
         raise outputs.OutputError(f"{out}: exists, is not empty and holds no tfaudio SavedModel; refusing to "
                                   "overwrite it")
+    foreign = outputs.foreign_entry(out, legacy=_legacy_export_file)
+    if foreign is not None:
+        raise outputs.OutputError(f"{out}: holds {foreign.relative_to(out)}, which tfaudio did not write (not in the "
+                                  f"export's {outputs.MANIFEST}); refusing to replace the folder (move it away or "
+                                  "choose another --out)")
 
 
 def _is_export(folder: Path) -> bool:
@@ -339,8 +358,8 @@ def _serving_module(model: Any, spec: RunSpec, classes_file: str, metadata_file:
     module = tf.Module(name="tfaudio")
     module.classes_file = tf.saved_model.Asset(classes_file)
     module.metadata_file = tf.saved_model.Asset(metadata_file)
-    init = tf.lookup.TextFileInitializer(module.classes_file, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
-                                         tf.string, tf.lookup.TextFileIndex.WHOLE_LINE)
+    # the classes as constants, not read from classes.txt: a tfaudio SavedModel runs no file op (tfaudio.trust)
+    init = tf.lookup.KeyValueTensorInitializer(tf.range(n, dtype=tf.int64), tf.constant(list(spec.classes)))
     table = module.class_table = tf.lookup.StaticHashTable(init, default_value="")
 
     def core(waveform: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -427,6 +446,7 @@ def export_saved_model(model: Any, spec: RunSpec, out_dir: str | os.PathLike, ve
                 Path(metadata_file).write_text(_dumps(meta), encoding="utf-8")
                 module, signatures = _serving_module(model, spec, classes_file, metadata_file, batch_windows)
                 tf.saved_model.save(module, str(tmp / "model"), signatures=signatures)
+            outputs.write_manifest(tmp / "model", [p for p in (tmp / "model").rglob("*") if p.is_file()], "export")
             outputs.atomic_replace_dir(tmp / "model", out)  # an earlier export stays whole until then
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -948,7 +968,7 @@ def export(model: str | os.PathLike, out: str | os.PathLike, fmt: str = "savedmo
            which: str = "best", calibration: Sequence[str | os.PathLike] = ()) -> tuple[Path, dict[str, Any]]:
     """`tfaudio export`: the model `model` (a run folder, pretrained name or .keras file; see
     `tfaudio.run.open_model`) in format `fmt` at `out`; returns (path, metadata)."""
-    from tfaudio.run import open_model
+    from tfaudio.run import model_form, open_model
 
     if fmt not in FORMATS:
         raise TfaudioError(f"unknown export format {fmt!r}; choose one of {list(FORMATS)}")
@@ -958,10 +978,24 @@ def export(model: str | os.PathLike, out: str | os.PathLike, fmt: str = "savedmo
         raise TfaudioError(f"--quantize applies to --format tflite, not {fmt}")
     if calibration and quantize != "int8":
         raise TfaudioError("--calibration applies to --quantize int8")
-    loaded = open_model(model, which)
-    if loaded.form in ("saved_model", "tflite", "onnx"):
-        raise TfaudioError(f"{model}: is already an export ({loaded.form}); export from its run folder, .keras file "
+    form = model_form(model)
+    if form in ("saved_model", "tflite", "onnx"):  # refused before anything of it loads
+        raise TfaudioError(f"{model}: is already an export ({form}); export from its run folder, .keras file "
                            "or pretrained name")
+    with contextlib.ExitStack() as stack:
+        if form == "run":  # a train or --resume of the run must not change it while it is exported
+            from tfaudio import outputs
+            from tfaudio.run import run_lock
+
+            try:
+                stack.enter_context(run_lock(model, "export", create=False))
+            except outputs.OutputError:  # a read-only run folder: no one trains into it either
+                log.debug("%s: read-only; exporting without its lock", model)
+        return _export(open_model(model, which), out, fmt, quantize, calibration)
+
+
+def _export(loaded: Any, out: str | os.PathLike, fmt: str, quantize: str,
+            calibration: Sequence[str | os.PathLike]) -> tuple[Path, dict[str, Any]]:
     kw = dict(config=loaded.config, training=loaded.metadata.get("training_data"))
     if fmt == "savedmodel":
         path = export_saved_model(loaded.model, loaded.spec, out, **kw)
@@ -1018,10 +1052,16 @@ class _Runner:
 
 class SavedModelRunner(_Runner):
     """A SavedModel from `export_saved_model`: its `windows` function (batched), or for exports older than
-    it, `serving_default` on each window as a waveform of its own (one window: the same outputs)."""
+    it, `serving_default` on each window as a waveform of its own (one window: the same outputs).
+    Unless `trust`, `tfaudio.trust.check_saved_model` reads it first and refuses ops the exporter never
+    writes, before anything of it runs."""
 
-    def __init__(self, path: str | os.PathLike, spec: RunSpec, meta: dict[str, Any]):
+    def __init__(self, path: str | os.PathLike, spec: RunSpec, meta: dict[str, Any], trust: bool = False):
         super().__init__(spec, meta, Path(path).name)
+        if not trust:  # a SavedModel is a program: read it as data first (tfaudio.trust)
+            from tfaudio.trust import check_saved_model
+
+            check_saved_model(path)
         self._loaded = tf.saved_model.load(str(path))
         self._windows = getattr(self._loaded, "windows", None)
         self._serve = self._loaded.signatures["serving_default"]
@@ -1073,9 +1113,11 @@ class ONNXRunner(_Runner):
         return self.session.run(None, {self._input: np.ascontiguousarray(x, np.float32)})[0]
 
 
-def load_exported(path: str | os.PathLike, form: str) -> tuple[_Runner, RunSpec, dict[str, Any]]:
+def load_exported(path: str | os.PathLike, form: str,
+                  trust: bool = False) -> tuple[_Runner, RunSpec, dict[str, Any]]:
     """(runner, spec for inference, metadata) of an export: a SavedModel folder, .tflite or .onnx file.
-    The spec's `model_input` is "audio" when the export computes its features inside (it takes audio)."""
+    The spec's `model_input` is "audio" when the export computes its features inside (it takes audio).
+    A SavedModel is checked by `tfaudio.trust.check_saved_model` before it loads, unless `trust`."""
     path = Path(path)
     meta = read_metadata(path, form)
     if meta is None:
@@ -1085,7 +1127,7 @@ def load_exported(path: str | os.PathLike, form: str) -> tuple[_Runner, RunSpec,
         spec = dataclasses.replace(spec, model_input="audio")
     try:
         if form == "saved_model":
-            runner: _Runner = SavedModelRunner(path, spec, meta)
+            runner: _Runner = SavedModelRunner(path, spec, meta, trust=trust)
         elif form == "tflite":
             runner = TFLiteRunner(path.read_bytes(), spec, meta, name=path.name)
         else:

@@ -17,7 +17,24 @@ from typing import Any, Iterator
 
 from tfaudio.errors import AudioFileError
 
-__all__ = ["check", "wav_problem", "decoder_problem", "quiet_stderr", "FORMATS"]
+__all__ = ["check", "wav_problem", "format_problem", "decoder_problem", "quiet_stderr", "FORMATS", "MIN_RATE",
+           "MAX_RATE", "MAX_CHANNELS"]
+
+#: The one rule of what audio a header may declare, for every reader (files, data sets, streams): a sample
+#: rate of 1 kHz to 1 MHz (1 Hz would make a 2-kB file hours long) and 1 to 255 channels.
+MIN_RATE = 1000
+MAX_RATE = 1_000_000
+MAX_CHANNELS = 255
+
+
+def format_problem(rate: int, channels: int) -> str | None:
+    """What is implausible about a declared sample rate and channel count, or None."""
+    if not MIN_RATE <= rate <= MAX_RATE:
+        return f"implausible sample rate ({rate} Hz; expected {MIN_RATE} to {MAX_RATE})"
+    if not 1 <= channels <= MAX_CHANNELS:
+        return f"implausible channel count ({channels}; expected 1 to {MAX_CHANNELS})"
+    return None
+
 
 #: Leading bytes of the formats the decoders read (WAV in the graph; the others via soundfile/tfio).
 FORMATS = {b"RIFF": "wav", b"fLaC": "flac", b"OggS": "ogg", b"ID3": "mp3", b"FORM": "aiff", b".snd": "au"}
@@ -91,6 +108,9 @@ def wav_problem(f, size: int) -> str | None:
     tag, channels, rate = struct.unpack("<HHI", f.read(8).ljust(8, b"\0"))  # zero-padded, as decode_wav reads
     if fmt[1] < 16 or channels < 1 or rate < 1:
         return f"WAV fmt chunk is invalid ({fmt[1]} bytes, {channels} channels, {rate} Hz)"
+    problem = format_problem(rate, channels)
+    if problem:
+        return problem
     if data is None:
         return f"WAV file has no data chunk{hint}"
     available = max(size - data[0], 0)

@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import errno
 import functools
+import json
 import logging
 import os
 import re
@@ -29,14 +30,15 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from tfaudio.errors import TfaudioError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OutputError", "problem", "describe", "output_dir", "report_dir", "atomic_write", "write_bytes", "write_text",
+__all__ = ["OutputError", "problem", "describe", "output_dir", "command_dir", "owned_dir", "foreign_entry",
+           "write_manifest", "MANIFEST", "report_dir", "atomic_write", "write_bytes", "write_text",
            "atomic_replace_dir", "new_dir", "exchange", "fsync_tree", "recover_replaced", "temp_dir",
            "stale_siblings", "clean_stale", "is_empty_dir"]
 
@@ -97,6 +99,120 @@ def output_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
     except OSError as e:
         raise OutputError(f"{path}: cannot write the {what}: {problem(e)}") from None
     return path
+
+
+@contextlib.contextmanager
+def command_dir(path: str | os.PathLike, what: str = "output folder",
+                check: Callable[[Path, str], Path] | None = None) -> Iterator[Path]:
+    """`output_dir(path)` (or `check(path, what)`, e.g. `report_dir`) for the ``with`` block of a command:
+    when the block fails, the folders this call created (`path` and missing parents) are removed again
+    if they are still empty, so a failed command leaves no empty ``--out`` behind; nothing else is touched."""
+    path = Path(path)
+    created = [p for p in (path, *path.parents) if not os.path.lexists(p)]
+    folder = (check or output_dir)(path, what)
+    try:
+        yield folder
+    except BaseException:
+        for p in created:  # deepest first
+            try:
+                p.rmdir()  # only an empty folder goes
+            except OSError:
+                break
+        raise
+
+
+#: The manifest of a folder tfaudio wrote (export, evaluate report): {"files": {relative path: {"size",
+#: "sha256"}}}. Only the files it lists, unchanged, are tfaudio's; a replacing write touches nothing else.
+MANIFEST = ".tfaudio-manifest.json"
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_manifest(folder: Path) -> dict[str, dict]:
+    try:
+        files = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return files if isinstance(files, dict) else {}
+
+
+def foreign_entry(folder: str | os.PathLike, legacy: Callable[[str], bool] | None = None) -> Path | None:
+    """The first file or folder under `folder` that tfaudio did not write, or None when all are its own.
+
+    A file is tfaudio's when a manifest (`MANIFEST`) in its folder or a folder above lists it with its
+    size and SHA-256; a folder is when it holds such a file. `legacy(relative path)`: for outputs written
+    before manifests, what counts as tfaudio's in a folder without one. Symbolic links are never its own."""
+    folder = Path(folder)
+    manifests: dict[Path, dict[str, dict]] = {}
+    for root, dirs, files in os.walk(folder):
+        root_p = Path(root)
+        if (root_p / MANIFEST).is_file():
+            manifests[root_p] = _read_manifest(root_p)
+    has_manifest = bool(manifests)
+
+    def owned(p: Path) -> bool:
+        if p.is_symlink() or not p.is_file():
+            return False
+        for top, files in manifests.items():
+            if top == p.parent or top in p.parents:
+                entry = files.get(p.relative_to(top).as_posix())
+                if isinstance(entry, dict) and entry.get("size") == p.stat().st_size and \
+                        entry.get("sha256") == _sha256(p):
+                    return True
+        return not has_manifest and legacy is not None and legacy(p.relative_to(folder).as_posix())
+
+    owned_dirs: set[Path] = set()
+    for p in sorted(folder.rglob("*")):
+        if p.name == MANIFEST and not p.is_symlink() and p.parent in manifests:
+            owned_dirs.update(p.parents)
+        elif not p.is_dir() or p.is_symlink():
+            if not owned(p):
+                return p
+            owned_dirs.update(p.parents)
+    for p in sorted(folder.rglob("*")):
+        if p.is_dir() and not p.is_symlink() and p not in owned_dirs:
+            return p
+    return None
+
+
+def owned_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """`output_dir` for a folder tfaudio replaces files in: new, empty, or holding only what its manifest
+    says tfaudio wrote (`foreign_entry`); else one `OutputError` line naming a foreign file."""
+    path = Path(path)
+    if path.is_dir() and not is_empty_dir(path):
+        foreign = foreign_entry(path)
+        if foreign is not None:
+            raise OutputError(f"{path}: holds {foreign.relative_to(path)}, which tfaudio did not write (it is not in "
+                              f"the folder's {MANIFEST}); the {what} must be new, empty or tfaudio's own (nothing "
+                              "else there is overwritten)")
+    return output_dir(path, what)
+
+
+def write_manifest(folder: str | os.PathLike, files: Iterable[str | os.PathLike], what: str = "") -> Path:
+    """Record `files` (under `folder`) in `folder`'s manifest with their sizes and hashes, keeping the
+    entries of files that are still there unchanged; returns the manifest's path."""
+    folder = Path(folder)
+    entries = {}
+    for rel, entry in _read_manifest(folder).items():
+        p = folder / rel
+        if p.is_file() and isinstance(entry, dict) and entry.get("size") == p.stat().st_size:
+            entries[rel] = entry
+    for f in files:
+        p = Path(f)
+        p = p if p.is_absolute() else folder / p
+        rel = p.relative_to(folder).as_posix()
+        if rel != MANIFEST:
+            entries[rel] = {"size": p.stat().st_size, "sha256": _sha256(p)}
+    data = {"written_by": f"tfaudio{' ' + what if what else ''}", "files": dict(sorted(entries.items()))}
+    return write_text(folder / MANIFEST, json.dumps(data, indent=1) + "\n")
 
 
 def report_dir(path: str | os.PathLike, marker: str = "metrics.json", what: str = "report folder") -> Path:

@@ -14,12 +14,13 @@ RunSpec, the metadata that travels with it and, when known, its experiment confi
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from tfaudio.config import FeatureConfig, from_dict, to_dict, write_json
 from tfaudio.errors import TfaudioError
@@ -79,6 +80,90 @@ def write_spec(spec: RunSpec, run_dir: str | os.PathLike) -> Path:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return write_json(spec, run_dir / "run.json")
+
+
+#: The lock file of a run folder: `RUN/.tfaudio.lock`, holding the PID of the process that owns the run.
+LOCK_NAME = ".tfaudio.lock"
+
+
+class RunLockedError(TfaudioError):
+    """Another process holds a run folder's lock (one line naming its PID)."""
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | os.PathLike, what: str = "train", create: bool = True) -> Iterator[Path]:
+    """Own run folder `run_dir` for the ``with`` block: an exclusive `fcntl.flock` on `RUN/.tfaudio.lock`,
+    taken before any check or write; a second `train`, `--resume` or `export` of the run fails at once with
+    `RunLockedError` naming the PID that holds it. The kernel releases the lock when the process exits or
+    crashes. `create`: make the folder (and missing parents) when missing; those that are still empty when
+    the block ends are removed again, and so is the lock file. Yields the folder."""
+    from tfaudio import outputs
+
+    run_dir = Path(run_dir)
+    if os.path.lexists(run_dir) and not run_dir.is_dir():
+        raise outputs.OutputError(f"{run_dir}: exists and is not a folder")
+    created = [p for p in (run_dir, *run_dir.parents) if not os.path.lexists(p)] if create else []
+    lock = run_dir / LOCK_NAME
+    fd = -1
+    try:
+        if created:
+            outputs.output_dir(run_dir, "run folder")
+        fd = _acquire(lock, run_dir, what)
+        yield run_dir
+    finally:
+        if fd >= 0:
+            try:
+                lock.unlink()  # while still held: a process that opened the old file retries (see _acquire)
+            except OSError:
+                pass
+            os.close(fd)
+        for p in created:  # deepest first; only empty folders this call made
+            try:
+                p.rmdir()
+            except OSError:
+                break
+
+
+def _acquire(lock: Path, run_dir: Path, what: str) -> int:
+    """An open descriptor of `lock`, exclusively flocked and still the file at that path; else one line."""
+    import fcntl
+
+    for _ in range(100):
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            from tfaudio import outputs
+
+            raise outputs.OutputError(f"{run_dir}: cannot lock the run folder: {outputs.problem(e)}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise RunLockedError(f"{run_dir}: in use by another tfaudio process (PID {holder}); cannot {what} it "
+                                 "now (try again when that process has finished)") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:  # not a file its last owner removed after we opened it
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
+        os.close(fd)
+    raise RunLockedError(f"{run_dir}: cannot lock the run folder (its lock file keeps changing)")
+
+
+def _holder(fd: int) -> str:
+    """The PID written in a held lock file (its owner writes it just after locking: wait a moment for it)."""
+    import time
+
+    for _ in range(50):
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        if text.isdigit():
+            return text
+        time.sleep(0.01)
+    return "unknown"
 
 
 def resolve_run(run: str | os.PathLike) -> Path:
@@ -350,14 +435,19 @@ def _read_config(run_dir: Path) -> dict[str, Any] | None:
         raise TfaudioError(f"{path}: malformed config ({e})") from None
 
 
-def open_model(model: str | os.PathLike, which: str = "best", precision: str = "float32") -> LoadedModel:
+def open_model(model: str | os.PathLike, which: str = "best", precision: str = "float32",
+               trust: bool = False) -> LoadedModel:
     """Load a model from any of its forms (`FORMS`): a run folder (`which` checkpoint), a pretrained
     model's name, a .keras file (its embedded tfaudio metadata, else the run.json of the run folder it
     sits in), a SavedModel folder, .tflite or .onnx file written by `tfaudio export`.
 
     Predictions of all forms of one model agree (within 1e-5; 1e-4 for TFLite and ONNX, unquantized).
     `precision` ("float32", "auto" or "mixed_bfloat16", `tfaudio.precision.resolve`) is the policy a Keras
-    form computes in: bfloat16 is several times faster on CPUs with AMX, within about 0.01 of float32."""
+    form computes in: bfloat16 is several times faster on CPUs with AMX, within about 0.01 of float32.
+
+    A SavedModel is a program: before it loads, `tfaudio.trust.check_saved_model` reads it as data and
+    refuses, in one line naming it, any op tfaudio's exporter never writes (file, network, Python,
+    process ops, ...). `trust=True` skips that check, for a model whose source you trust."""
     from tfaudio import export
 
     form = model_form(model)
@@ -389,7 +479,7 @@ def open_model(model: str | os.PathLike, which: str = "best", precision: str = "
             meta = export.metadata(spec, frames=_frames(net, spec), config=config,
                                    training=training_summary(config, run_dir), export_format="keras")
         return LoadedModel(net, spec, form, path, meta, config, run_dir, path)
-    runner, spec, meta = export.load_exported(path, form)
+    runner, spec, meta = export.load_exported(path, form, trust=trust)
     return LoadedModel(runner, spec, form, path, meta, meta.get("config"))
 
 

@@ -510,7 +510,8 @@ def _trim_history(path: Path, start: int) -> None:
     keep = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].isdigit() and int(ln.split(",", 1)[0]) < start]
     from tfaudio import outputs
 
-    outputs.write_text(path, "".join(keep))
+    if keep != lines:  # a resume that changes nothing rewrites nothing
+        outputs.write_text(path, "".join(keep))
 
 
 def atomic_csv_logger(path: Path, append: bool):
@@ -578,6 +579,93 @@ def compile_model(model, cfg: ExperimentConfig, jit_compile: bool | str = "auto"
     model.compile(optimizer=opt, loss=loss, metrics=metrics, jit_compile=jit_compile)
 
 
+#: Config keys a `--resume` may change: the schedule and the callbacks (each change is logged and recorded
+#: in `RUN/resumes.json`). Any other change (model, data, features, labels, mixing, ...) is refused.
+RESUMABLE_KEYS = ("train.epochs", "train.steps_per_epoch", "train.validation_steps", "train.learning_rate",
+                  "train.lr_factor", "train.lr_patience", "train.min_lr", "train.monitor", "train.monitor_mode",
+                  "train.verbose", "train.strategy", "description")
+
+
+def run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The resolved experiment config a run was trained with (`RUN/config.json`), or one line saying why not."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.json").is_file():
+        raise TfaudioError(f"{run_dir}: nothing to resume (no run.json)")
+    path = run_dir / "config.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TfaudioError(f"{path}: missing; a run is resumed only with the config it was trained with") from None
+    except (OSError, ValueError) as e:
+        raise TfaudioError(f"{path}: unreadable config ({type(e).__name__}: {e})") from None
+    if not isinstance(data, dict):
+        raise TfaudioError(f"{path}: malformed config (not a mapping)")
+    return data
+
+
+def resume_config(run_dir: str | os.PathLike, overrides: Sequence[str] = (),
+                  experiment: str | None = None) -> ExperimentConfig:
+    """The config `train --resume` continues with: the run's own `config.json` with the `--set` `overrides`
+    applied (what the pipeline YAML says now does not matter). `experiment`: the experiment name the user
+    gave, refused when the run was trained from another one."""
+    from tfaudio.experiment import apply_overrides, experiment_from_dict
+
+    saved = run_config(run_dir)
+    if experiment is not None and saved.get("name") != experiment:
+        raise ConfigError(f"{run_dir}: this run was trained from experiment {saved.get('name')!r}, not "
+                          f"{experiment!r}; --resume continues a run with its own config.json")
+    try:
+        return experiment_from_dict(apply_overrides(saved, overrides))
+    except ConfigError as e:
+        raise ConfigError(f"{Path(run_dir) / 'config.json'}: {e}") from None
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: data}
+
+
+def resume_changes(run_dir: str | os.PathLike, cfg: ExperimentConfig) -> dict[str, tuple[Any, Any]]:
+    """{dotted key: (saved, new)} of what `cfg` changes in the run's own config; a `ConfigError` listing the
+    keys when any of them is outside `RESUMABLE_KEYS` (a resume never changes what the run is)."""
+    from tfaudio.experiment import experiment_from_dict
+
+    try:
+        saved = _flat(experiment_from_dict(run_config(run_dir)).to_dict())
+    except ConfigError as e:
+        raise ConfigError(f"{Path(run_dir) / 'config.json'}: {e}") from None
+    new = _flat(cfg.to_dict())
+    changes = {k: (saved.get(k), new.get(k)) for k in sorted(set(saved) | set(new)) if saved.get(k) != new.get(k)}
+    refused = [k for k in changes if k not in RESUMABLE_KEYS]
+    if refused:
+        raise ConfigError(f"{run_dir}: --resume continues the run as it was trained, and {', '.join(refused)} "
+                          f"would change it (a resume may change only {', '.join(RESUMABLE_KEYS)}); train a new "
+                          "run into another --out to change the rest")
+    return changes
+
+
+def _record_resume(run_dir: Path, cfg: ExperimentConfig, changes: dict[str, tuple[Any, Any]]) -> None:
+    """Log each change of a resume and record it: `config.json` takes the new values, `resumes.json` the list."""
+    import datetime
+
+    for key, (old, new) in changes.items():
+        log.info("%s: resuming with %s=%r (was %r)", run_dir, key, new, old)
+    path = run_dir / "resumes.json"
+    try:
+        history = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    except (OSError, ValueError):
+        history = []
+    history = history if isinstance(history, list) else []
+    history.append({"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                    "changes": {k: {"was": old, "now": new} for k, (old, new) in changes.items()}})
+    write_json(history, path)
+    write_json(cfg.to_dict(), run_dir / "config.json")
+
+
 def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
           strategy: str | None = None, keep_worker_dir: bool = False) -> Path:
     """Train `cfg` into run folder `out`; returns it. `resume` continues a killed run from its
@@ -589,57 +677,69 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
     epoch is saved leaves nothing behind; one that fails later keeps its checkpoints for `--resume`
     and is marked by `failed.json`.
     """
-    from tfaudio import outputs
+    from tfaudio.run import run_lock
 
     if strategy:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, strategy=strategy))
     dist = make_strategy(cfg.train.strategy)  # before any other TF op (multi-worker needs it first)
     run_dir = Path(out)
-    chief = is_chief()
+    if not is_chief():  # a worker writes only its scratch folder RUN/.worker-PID; the chief owns the run
+        return _fit(cfg, run_dir, resume, False, dist, keep_worker_dir, {})
+    with run_lock(run_dir, "resume" if resume else "train"):  # before any check or write
+        return _train_locked(cfg, run_dir, resume, dist)
+
+
+def _entries(run_dir: Path) -> set[str]:
+    """What a run folder holds, but its lock file."""
+    from tfaudio.run import LOCK_NAME
+
+    return {p.name for p in run_dir.iterdir() if p.name != LOCK_NAME} if run_dir.is_dir() else set()
+
+
+def _train_locked(cfg: ExperimentConfig, run_dir: Path, resume: bool, dist: Any) -> Path:
+    """`train` of the chief, which holds the run's lock: the checks, the training, the cleanup of a failure."""
+    from tfaudio import outputs
+
     is_run = (run_dir / "run.json").is_file() or (run_dir / "checkpoints").exists()
-    if chief and is_run and not resume:
+    if is_run and not resume:
         raise TfaudioError(f"{run_dir}: a run is already there; pass --resume to continue it or choose "
                            "another --out")
     if resume and not (run_dir / "run.json").is_file():
         raise TfaudioError(f"{run_dir}: nothing to resume (no run.json)")
-    fresh = not run_dir.exists()
-    if chief and not resume and not fresh and not outputs.is_empty_dir(run_dir):
+    before = _entries(run_dir)
+    if not resume and before:
         raise outputs.OutputError(f"{run_dir}: exists and is not empty; a run is written only into a new or empty "
                                   "folder (or pass --resume to continue a run there)")
-    if chief:
-        outputs.output_dir(run_dir, "run folder")
-    if resume:
-        saved = json.loads((run_dir / "config.json").read_text())
-        if saved != cfg.to_dict():
-            log.warning("%s: resuming with a config that differs from the saved one", run_dir)
+    changes = resume_changes(run_dir, cfg) if resume else {}  # refuses a change of what the run is
+    outputs.output_dir(run_dir, "run folder")
     try:
         if cfg.model_name == "svm":
+            if resume:
+                raise TfaudioError(f"{run_dir}: an SVM run is fitted in one go; there is nothing to resume")
             result = _train_svm(cfg, run_dir)
         else:
-            result = _fit(cfg, run_dir, resume, chief, dist, keep_worker_dir)
+            result = _fit(cfg, run_dir, resume, True, dist, False, changes)
     except BaseException as e:
-        if chief:
-            _after_failure(run_dir, resume, fresh, e)
+        _after_failure(run_dir, resume, before, e)
         raise
     (run_dir / "failed.json").unlink(missing_ok=True)
     return result
 
 
-def _after_failure(run_dir: Path, resume: bool, fresh: bool, error: BaseException) -> None:
-    """A failed run is never mistaken for a run: before its first saved epoch what it created goes;
-    after it, the run stays for `--resume`, marked by `failed.json`."""
+def _after_failure(run_dir: Path, resume: bool, before: set[str], error: BaseException) -> None:
+    """A failed run is never mistaken for a run: before its first saved epoch what this process created
+    goes (only the entries that were not in the folder when it took the lock: `before`); after it, the run
+    stays for `--resume`, marked by `failed.json`."""
     from tfaudio.run import svm_checkpoint_path
 
     saved = checkpoint_path(run_dir, "last").is_file() or svm_checkpoint_path(run_dir).is_file()
     if not resume and not saved:
-        if fresh:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        else:  # it was an empty folder: empty it again
-            for p in run_dir.iterdir():
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p, ignore_errors=True)
-                else:
-                    p.unlink(missing_ok=True)
+        for name in sorted(_entries(run_dir) - before):
+            p = run_dir / name
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
         log.info("%s: the run failed before its first epoch; removed what it wrote", run_dir)
         return
     if isinstance(error, Exception):
@@ -652,8 +752,10 @@ def _after_failure(run_dir: Path, resume: bool, fresh: bool, error: BaseExceptio
 
 
 def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: Any,
-         keep_worker_dir: bool) -> Path:
-    """The Keras training of `train` (after its checks)."""
+         keep_worker_dir: bool, changes: dict[str, tuple[Any, Any]] | None = None) -> Path:
+    """The Keras training of `train` (after its checks). A resume writes `config.json` only when `changes`
+    (recorded by `_record_resume`) and never rewrites `run.json` before training; one with nothing to do
+    writes nothing."""
     import keras
     import tensorflow as tf
 
@@ -686,7 +788,13 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
     kind = model_input(model)
     spec = RunSpec(task=cfg.task, classes=tuple(classes), features=cfg.features, window=window_samples(cfg),
                    model_input=kind)
-    if chief:
+    if resume and initial_epoch >= t.epochs:
+        log.warning("%s: already trained for %d epochs (train.epochs=%d); nothing to do", run_dir,
+                    initial_epoch, t.epochs)
+        return run_dir
+    if chief and resume and changes:
+        _record_resume(run_dir, cfg, changes)
+    elif chief and not resume:
         write_json(cfg.to_dict(), run_dir / "config.json")
         write_spec(spec, run_dir)
         carve = validation_carve_out(cfg, train_recs, val_recs)
@@ -725,9 +833,6 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
         keras.callbacks.TensorBoard(str(work_dir / "logs"), update_freq="epoch"),
         atomic_backup(backup),  # last: an epoch counts as done once everything above has recorded it
     ]
-    if initial_epoch >= t.epochs:
-        log.warning("%s: already trained for %d epochs (train.epochs=%d); nothing to do", run_dir,
-                    initial_epoch, t.epochs)
     fit_model.fit(train_ds, validation_data=val_ds, epochs=t.epochs, steps_per_epoch=steps, shuffle=False,
               initial_epoch=initial_epoch,
               validation_steps=t.validation_steps if val_ds is not None and cfg.task == "single_label" else None,

@@ -45,6 +45,11 @@ def _blocks(path: str, block_seconds: float, kind: str = "") -> tuple[Iterator[n
         raw.close()
         raise AudioFileError(path, headers.decoder_problem(e)) from None
     rate = int(f.samplerate)
+    problem = headers.format_problem(rate, int(f.channels))  # a 1-Hz header would spin for hours
+    if problem:
+        f.close()
+        raw.close()
+        raise AudioFileError(path, problem)
     declared = int(f.frames) if 0 < f.frames < 2**62 else 0
     size = max(1, int(round(block_seconds * rate)))
 

@@ -44,6 +44,7 @@ import numpy as np
 from tfaudio._checks import integer
 from tfaudio.audio import StreamResampler
 from tfaudio.errors import TfaudioError
+from tfaudio.headers import format_problem
 from tfaudio.inference.plan import WindowCutter, ola_weights
 from tfaudio.inference.predict import DEFAULT_BATCH_WINDOWS, predictor
 from tfaudio.run import LoadedModel, open_model
@@ -89,10 +90,11 @@ class Stream:
     """
 
     def __init__(self, model: Any, spec: Any = None, rate: int | None = None, channels: int = 1,
-                 batch_windows: int | None = None, which: str = "best"):
+                 batch_windows: int | None = None, which: str = "best", trust: bool = False,
+                 source: str = "<stream>"):
         batch_windows = DEFAULT_BATCH_WINDOWS if batch_windows is None else batch_windows
         if isinstance(model, (str, os.PathLike)):
-            model = open_model(model, which)
+            model = open_model(model, which, trust=trust)
         if isinstance(model, LoadedModel):
             model, spec = model.model, model.spec
         self._p = predictor(model, spec, batch_windows)
@@ -101,6 +103,10 @@ class Stream:
         self.classes = tuple(self.spec.classes)
         self.rate = integer("sample rate", self.spec.sr if rate is None else rate)
         self.channels = integer("channels", channels)
+        self.source = source  # what errors name: "<stdin>" for `tfaudio predict - --stream`
+        problem = format_problem(self.rate, self.channels)  # the header rule of every audio reader
+        if problem:
+            raise TfaudioError(f"{source}: {problem}")
         self.batch_windows = max(1, int(batch_windows))
         self._resampler = StreamResampler(self.rate, self.spec.sr)
         n = len(self.classes)
@@ -158,25 +164,25 @@ class Stream:
         x = np.asarray(chunk)
         if x.dtype.kind in "iu":
             if x.dtype.kind == "u":
-                raise TfaudioError(f"chunk {self._chunks}: unsigned PCM ({x.dtype}) is not supported; give floats, "
-                                   "int16 or int32")
+                raise TfaudioError(f"{self.source}: chunk {self._chunks}: unsigned PCM ({x.dtype}) is not "
+                                   "supported; give floats, int16 or int32")
             x = x.astype(np.float32) / np.float32(2 ** (8 * x.dtype.itemsize - 1))
         elif x.dtype.kind != "f":
-            raise TfaudioError(f"chunk {self._chunks}: audio must be numbers, not {x.dtype}")
+            raise TfaudioError(f"{self.source}: chunk {self._chunks}: audio must be numbers, not {x.dtype}")
         c = self.channels
         if x.ndim == 1 and c > 1:
             if len(x) % c:
-                raise TfaudioError(f"chunk {self._chunks}: {len(x)} interleaved samples are not whole frames of "
-                                   f"{c} channels")
+                raise TfaudioError(f"{self.source}: chunk {self._chunks}: {len(x)} interleaved samples are not "
+                                   f"whole frames of {c} channels")
             x = x.reshape(-1, c)
         if x.ndim == 2 and x.shape[1] == 1 and c == 1:
             x = x[:, 0]
         if not ((x.ndim == 1 and c == 1) or (x.ndim == 2 and x.shape[1] == c)):
-            raise TfaudioError(f"chunk {self._chunks}: shape {x.shape} does not hold {c} channel(s) "
+            raise TfaudioError(f"{self.source}: chunk {self._chunks}: shape {x.shape} does not hold {c} channel(s) "
                                f"(give (samples,) or (samples, {c}))")
         x = x.astype(np.float32, copy=False)
         if not np.all(np.isfinite(x)):
-            raise TfaudioError(f"chunk {self._chunks}: contains NaN or Inf samples")
+            raise TfaudioError(f"{self.source}: chunk {self._chunks}: contains NaN or Inf samples")
         return x.mean(axis=1, dtype=np.float32) if x.ndim == 2 else x
 
     def push(self, chunk: Any) -> StreamOutput:
@@ -286,6 +292,10 @@ def _write_rows(sink: TextIO, out: StreamOutput) -> int:
     return len(out)
 
 
+#: The most bytes `stream_pcm` reads at a time (a partial frame waits for the next read).
+MAX_READ_BYTES = 1 << 16
+
+
 def stream_pcm(stream: Stream, source: BinaryIO, sink: TextIO, sample_format: str = "s16le",
                block_frames: int = 4096) -> int:
     """Read raw PCM from `source` until it ends, push it through `stream` and write CSV rows to `sink` as
@@ -294,13 +304,14 @@ def stream_pcm(stream: Stream, source: BinaryIO, sink: TextIO, sample_format: st
     Reads return as soon as some data is there (`read1`), so a live source is not waited on for whole
     blocks; a partial frame at the end of a read is kept for the next. Memory is constant."""
     frame_bytes = _sample_dtype(sample_format).itemsize * stream.channels
+    block_bytes = min(block_frames * frame_bytes, MAX_READ_BYTES)  # bounded, whatever the frame size
     read = getattr(source, "read1", source.read)
     sink.write("time," + ",".join(stream.classes) + "\n")
     sink.flush()
     rest = b""
     rows = 0
     while True:
-        data = read(block_frames * frame_bytes)
+        data = read(block_bytes)
         if not data:
             break
         data = rest + data
