@@ -31,7 +31,7 @@ ALLOWED_OPS: frozenset[str] = frozenset({
     "Abs", "AddV2", "All", "Any", "ArgMax", "Assert", "BatchMatMulV2", "BiasAdd", "Cast", "Ceil", "ComplexAbs",
     "ConcatV2", "Conj", "Const", "Conv2D", "Cos", "DecodeRaw", "Einsum", "Equal", "ExpandDims", "Fill",
     "FloorDiv", "FloorMod", "GatherV2", "Greater", "GreaterEqual", "HashTableV2", "IRFFT", "Identity", "If",
-    "Imag", "LeakyRelu", "LeftShift", "Less", "LessEqual", "Log", "LogicalAnd", "LogicalNot", "LogicalOr",
+    "Imag", "LeakyRelu", "LeftShift", "Less", "LessEqual", "Log", "Log1p", "LogicalAnd", "LogicalNot", "LogicalOr",
     "LookupTableFindV2", "LookupTableImportV2", "MatMul", "Max", "MaxPool", "Maximum", "Mean", "Minimum",
     "Mul", "Neg", "NoOp", "OnesLike", "Pack", "Pad", "Prod", "RFFT", "RaggedTensorFromVariant",
     "RaggedTensorToTensor", "RaggedTensorToVariant", "Range", "ReadVariableOp", "Real", "RealDiv", "Relu",
