@@ -104,7 +104,7 @@ def test_the_port_equals_the_original_graph(unpacked_wheel, log_mels, name):
     for key, value in ours.items():
         expected = np.reshape(ref[key], value.shape)  # TF1 keeps singleton axes (cnn1: (b, t, 64, 1))
         err = np.abs(value - expected).max()
-        assert err <= 1e-4, f"{name} {key}: max |port - original| = {err:.2g} (values up to {np.abs(expected).max():.3g})"
+        assert err <= 1e-4, f"{name} {key}: max |port - original| = {err:.2g} (up to {np.abs(expected).max():.3g})"
     assert np.abs(ours["taggram"]).max() > 0.05  # the tags are not all zero: the weights were loaded
 
 

@@ -480,7 +480,8 @@ class MusicnnVGGConfig(FramesConfig):
         if self.pools not in VGG_POOLS:
             raise ConfigError(f"MusicnnVGGConfig.pools must be one of {tuple(VGG_POOLS)}, got {self.pools!r}")
         if self.weights and not self.weights.startswith(self.pools):
-            raise ConfigError(f"MusicnnVGGConfig: weights {self.weights!r} were trained with pools {self.weights[:3]!r}")
+            raise ConfigError(f"MusicnnVGGConfig: weights {self.weights!r} were trained with pools "
+                              f"{self.weights[:3]!r}")
         positive_fields(self, "filters")
         rate_fields(self, "dropout", "dense_dropout")
         if self.n_frames is None:
