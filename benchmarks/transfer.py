@@ -30,6 +30,22 @@ Tasks:
   one-vs-rest probe fitted on the solo clips of three SoundFonts, scored on the held-out SoundFont's excerpts,
   window probabilities averaged per excerpt; LRAP (`sklearn.metrics.label_ranking_average_precision_score`)
   and mAP.
+* ``--task activations`` (`--clips`: the msdb corpus; `--songs`: songs with per-instrument stems of each
+  SoundFont, `tfaudio evaluate --format stems`'s layout): frame-level detection. Per fold, a fixed, seeded set
+  of `--mixes` (1,500) mixes of 1-4 instruments is drawn from the other three SoundFonts' clips with the
+  project's own mixing and labels (`tfaudio.data.window_pool` + `mix_batch`, `MixConfig`'s defaults, no
+  augmentation) in 47,616-sample windows at 16 kHz (187 frames of 256 samples; activations in [0, 1] from the
+  stems' framed RMS in a 60-dB range); `--frames-per-mix` (40) random frames of each are embedded and a
+  one-vs-rest probe is fitted on targets activation >= 0.5 (60,000 frames a fold). Frame embedders:
+  ``stats`` (20 MFCC + 96-band Slaney log-mel in dB, n_fft 512, hop 256, of the frame, and their mean over
+  the frames within ±3 of it: 232 values) and ``musicnn:MODEL`` (the frozen backbone's cnn1, cnn2, cnn3 maps
+  per frame: 192 values). The held-out SoundFont's songs are resampled to 16 kHz, cut into the project's
+  activation windows (47,616 samples every 23,808, the last zero-padded), embedded, scored per frame by the
+  probe and stitched by `tfaudio.inference.plan.overlap_add`; reference activations come from the stems at
+  the same frames (`tfaudio.evaluate.song_reference`) and every metric from `tfaudio.evaluate.song_metrics`,
+  as `tfaudio evaluate --format stems` computes them. Reported: frame LRAP and ``polyphonic_recall`` (playing
+  instruments found >= 0.5 in frames where two or more play), worst by LRAP. Shipped and recipe runs are
+  scored with `tfaudio.evaluate.evaluate_songs` at their own rate and hop.
 
 Data (rendered outside the repository)::
 
@@ -40,6 +56,10 @@ Data (rendered outside the repository)::
     for sf in timgm6mb gmbank opl3 merlin; do
         tfaudio corpus render /work/data/irmas_excerpts/$sf --songs 30 --classes irmas --excerpts irmas --soundfont $sf
     done
+    # activations: 16 songs of 20 s with stems per SoundFont (format stems), e.g.
+    for sf in timgm6mb gmbank opl3 merlin; do
+        tfaudio corpus render /work/data/songs/act-$sf --songs 16 --soundfont $sf
+    done
 
 Run::
 
@@ -47,6 +67,8 @@ Run::
     python benchmarks/transfer.py --task irmas --clips /work/data/irmas4 --excerpts /work/data/irmas_excerpts \\
         --out benchmarks/results/transfer_irmas.json
     python benchmarks/transfer.py --task msdb --clips /work/data/msdb4 --embedders stats --no-shipped  # quick
+    python benchmarks/transfer.py --task activations --clips /work/data/msdb4 --songs '/work/data/songs/act-{sf}' \\
+        --out benchmarks/results/transfer_activations.json
     # a trained recipe's own LOSO: one run per held-out SoundFont, then its row beside the baselines
     for sf in timgm6mb gmbank opl3 merlin; do
         tfaudio train musicnn_msdb --out runs/msdb-$sf --set "data.test_soundfonts=[$sf]"
@@ -76,8 +98,12 @@ log = logging.getLogger("transfer")
 
 SOUNDFONTS = ("timgm6mb", "gmbank", "opl3", "merlin")
 DEFAULT_EMBEDDERS = ("stats", "musicnn:MSD_musicnn", "musicnn:MTT_musicnn")
-SHIPPED = {"msdb": "shipped:msdb", "irmas": "shipped:irmas"}
-METRIC = {"msdb": "accuracy", "irmas": "lrap"}
+SHIPPED = {"msdb": "shipped:msdb", "irmas": "shipped:irmas", "activations": "shipped:activations"}
+METRIC = {"msdb": "accuracy", "irmas": "lrap", "activations": "lrap"}
+SECOND = {"activations": "polyphonic_recall"}  # a second number in each cell of the table
+KEEP = {"msdb": ("accuracy", "balanced_accuracy", "per_class_accuracy"), "irmas": ("lrap", "map"),
+        "activations": ("lrap", "polyphonic_recall", "polyphonic_frames_all_found", "solo_recall", "map",
+                        "auc_roc_macro", "frame_f1", "segment_f1", "lrap_frames")}
 C = 0.1
 MAX_ITER = 5000
 
@@ -277,8 +303,7 @@ def mean_per_file(p: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
 
 
 def summarise(task: str, m: dict[str, Any]) -> dict[str, Any]:
-    keep = ("accuracy", "balanced_accuracy", "per_class_accuracy") if task == "msdb" else ("lrap", "map")
-    return {k: m[k] for k in keep if k in m} | {"n_files": m.get("n_files")}
+    return {k: m[k] for k in KEEP[task] if k in m} | {"n_files": m.get("n_files", m.get("n_examples"))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,34 +362,55 @@ def probe_folds(task: str, embedder: Embedder, clips: list, classes: list[str], 
             "n_train_clips": {sf: int(len(tr)) for sf, tr, _ in loso_folds(clips, soundfonts)}}
 
 
-def shipped_folds(task: str, name: str, clips: list, excerpts: dict | None,
-                  soundfonts: Sequence[str]) -> dict[str, Any]:
-    """The shipped model `name` on every SoundFont's clips (msdb) or excerpts (irmas), its own clip protocol."""
-    from tfaudio.evaluate import clip_examples, evaluate_run
+def score_run(task: str, loaded: Any, sf: str, clips: list, excerpts: dict | None,
+              songs: dict | None) -> dict[str, Any]:
+    """A loaded run (`tfaudio.run.open_model`) on SoundFont `sf`'s clips (msdb) or excerpts (irmas) with the
+    project's clip protocol, or on its songs (activations) with `tfaudio evaluate --format stems`'s
+    `evaluate_songs`."""
+    from tfaudio.evaluate import clip_examples, evaluate_run, evaluate_songs
+
+    if task == "activations":
+        return evaluate_songs(loaded.model, loaded.spec, songs[sf])
+    records = excerpts[sf] if task == "irmas" else [r for r in clips if soundfont_of(r) == sf]
+    m = evaluate_run(loaded.model, loaded.spec, clip_examples(records, loaded.spec))
+    m["n_files"] = len(records)
+    return m
+
+
+def trained_soundfonts(data_cfg: dict[str, Any]) -> list[str]:
+    """The SoundFonts a run's config trained on: `data.soundfonts`, or the corpus default when it is empty."""
+    from tfaudio.corpus import DEFAULT_SOUNDFONT
+
+    sfs = list(data_cfg.get("soundfonts") or [])
+    return sfs or ([DEFAULT_SOUNDFONT] if data_cfg.get("format") == "corpus" else [])
+
+
+def shipped_folds(task: str, name: str, clips: list, excerpts: dict | None, soundfonts: Sequence[str],
+                  songs: dict | None = None) -> dict[str, Any]:
+    """The shipped model `name` on every SoundFont's clips (msdb), excerpts (irmas) or songs (activations),
+    its own protocol (`score_run`)."""
     from tfaudio.run import open_model
 
     loaded = open_model(name)
     data_cfg = (loaded.config or {}).get("data", {})
-    roles = {sf: "trained" for sf in data_cfg.get("soundfonts", [])}
+    roles = {sf: "trained" for sf in trained_soundfonts(data_cfg)}
     roles.update({sf: "selected" for sf in data_cfg.get("val_soundfonts", []) if sf not in roles})
     t = time.perf_counter()
     folds = {}
     for sf in soundfonts:
-        records = excerpts[sf] if task == "irmas" else [r for r in clips if soundfont_of(r) == sf]
-        m = evaluate_run(loaded.model, loaded.spec, clip_examples(records, loaded.spec))
-        m["n_files"] = len(records)
-        folds[sf] = summarise(task, m) | {"role": roles.get(sf, "held out")}
+        folds[sf] = summarise(task, score_run(task, loaded, sf, clips, excerpts, songs)) \
+            | {"role": roles.get(sf, "held out")}
         log.info("%s on %s (%s): %s %.4f", name, sf, folds[sf]["role"], METRIC[task], folds[sf][METRIC[task]])
     return {"folds": folds, "seconds": {"evaluate": round(time.perf_counter() - t, 1)},
-            "model": loaded.description, "trained_on": data_cfg.get("soundfonts"),
+            "model": loaded.description, "trained_on": trained_soundfonts(data_cfg),
             "selected_on": data_cfg.get("val_soundfonts")}
 
 
-def recipe_folds(task: str, template: str, clips: list, excerpts: dict | None,
-                 soundfonts: Sequence[str]) -> dict[str, Any]:
+def recipe_folds(task: str, template: str, clips: list, excerpts: dict | None, soundfonts: Sequence[str],
+                 songs: dict | None = None) -> dict[str, Any]:
     """A recipe's own LOSO: for each SoundFont, the run `template.format(sf=SF)` (trained with
-    `data.test_soundfonts=[SF]`, checked in its config) scored on that SoundFont's clips or excerpts."""
-    from tfaudio.evaluate import clip_examples, evaluate_run
+    `data.test_soundfonts=[SF]`, checked in its config) scored on that SoundFont's clips, excerpts or songs
+    (`score_run`)."""
     from tfaudio.run import open_model
 
     t, folds, runs = time.perf_counter(), {}, {}
@@ -372,14 +418,258 @@ def recipe_folds(task: str, template: str, clips: list, excerpts: dict | None,
         run = template.format(sf=sf)
         loaded = open_model(run)
         data_cfg = (loaded.config or {}).get("data", {})
-        if sf in data_cfg.get("soundfonts", []) and sf not in data_cfg.get("test_soundfonts", []):
+        if sf in trained_soundfonts(data_cfg) and sf not in data_cfg.get("test_soundfonts", []):
             raise SystemExit(f"transfer.py: error: {run}: trained on {sf}, so it cannot be scored held out on it")
-        records = excerpts[sf] if task == "irmas" else [r for r in clips if soundfont_of(r) == sf]
-        m = evaluate_run(loaded.model, loaded.spec, clip_examples(records, loaded.spec))
-        m["n_files"] = len(records)
-        folds[sf], runs[sf] = summarise(task, m), run
+        folds[sf], runs[sf] = summarise(task, score_run(task, loaded, sf, clips, excerpts, songs)), run
         log.info("%s on %s (held out): %s %.4f", run, sf, METRIC[task], folds[sf][METRIC[task]])
     return {"folds": folds, "runs": runs, "seconds": {"evaluate": round(time.perf_counter() - t, 1)}}
+
+
+# ---------------------------------------------------------------------------------------------
+# --task activations: frame-level detection, a probe per frame trained on mixes, scored on songs
+
+#: the frame embedders' and songs' framing: musicnn's (16 kHz, 512-sample frames every 256 samples, centred;
+#: 47,616-sample windows of 187 frames), and the `stats` frame features (log-mel in dB, 80-dB floor; MFCC)
+FRAMES = dict(sr=16000, window=47616, n_fft=512, hop_length=256, n_mels=96, fmin=0.0, fmax=8000.0, n_mfcc=20,
+              top_db=80.0, context=3)
+DEFAULT_FRAME_EMBEDDERS = ("stats", "musicnn:MTT_musicnn")
+MIX_SEED = 0
+
+
+def n_window_frames(window: int) -> int:
+    """Frames of a `window`-sample window (centred framing): ``1 + window // hop_length``."""
+    return 1 + window // FRAMES["hop_length"]
+
+
+def stats_frames_embedder(window: int = FRAMES["window"], batch: int = 64) -> Embedder:
+    """Per frame: 20 MFCC + 96-band Slaney log-mel (dB) of the frame and their mean over the frames within ±3
+    of it: 16-kHz windows `(n, window)` -> `(n, frames, 2 * 116)`."""
+    import tensorflow as tf
+
+    from tfaudio import features
+
+    s = FRAMES
+    k = 2 * s["context"] + 1
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    def frames(y):
+        kw = dict(sr=s["sr"], n_fft=s["n_fft"], hop_length=s["hop_length"], n_mels=s["n_mels"], fmin=s["fmin"],
+                  fmax=s["fmax"], top_db=s["top_db"])
+        x = tf.concat([features.mfcc(y, n_mfcc=s["n_mfcc"], **kw), features.log_mel(y, **kw)], axis=-1)
+        context = tf.nn.avg_pool1d(x, k, 1, "SAME")  # TF's SAME average counts only the frames inside
+        return tf.concat([x, context], axis=-1)
+
+    def fn(windows: np.ndarray) -> np.ndarray:
+        return np.concatenate([frames(windows[i:i + batch]).numpy() for i in range(0, len(windows), batch)])
+
+    return Embedder("stats", s["sr"], window, fn,
+                    probe_digest(fn, s["sr"], window, "frames", json.dumps(s, sort_keys=True)))
+
+
+def musicnn_frames_embedder(model_name: str, window: int = FRAMES["window"], batch: int = 32) -> Embedder:
+    """The frozen musicnn backbone `model_name`'s cnn1, cnn2 and cnn3 maps concatenated per frame:
+    16-kHz windows `(n, window)` -> `(n, 1 + window // 256, 192)`."""
+    import tensorflow as tf
+
+    import tfaudio.models
+    from tfaudio.models import musicnn
+
+    names = ("cnn1", "cnn2", "cnn3")
+    model = musicnn.intermediate(tfaudio.models.build("musicnn", weights=model_name, input="audio", n_frames=None),
+                                 names)
+    model.trainable = False
+    digest = hashlib.sha256()
+    for w in model.weights:
+        digest.update(np.ascontiguousarray(w.numpy()).tobytes())
+
+    @tf.function(input_signature=[tf.TensorSpec([None, window], tf.float32)])
+    def frames(y):
+        out = model(y, training=False)
+        return tf.concat([out[n] for n in names], axis=-1)
+
+    def fn(windows: np.ndarray) -> np.ndarray:
+        return np.concatenate([frames(windows[i:i + batch]).numpy() for i in range(0, len(windows), batch)])
+
+    return Embedder(f"musicnn:{model_name}", 16000, window, fn,
+                    probe_digest(fn, 16000, window, "frames", *names, digest.hexdigest()))
+
+
+def make_frames_embedder(name: str) -> Embedder:
+    if name == "stats":
+        return stats_frames_embedder()
+    if name.startswith("musicnn:"):
+        return musicnn_frames_embedder(name.split(":", 1)[1])
+    raise SystemExit(f"transfer.py: error: unknown embedder {name!r}; use stats or musicnn:MODEL")
+
+
+def _cached(path: Path, compute: Callable[[], dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], bool]:
+    """Arrays saved in one .npz at `path` (atomically), computed once: (arrays, whether they were cached)."""
+    from tfaudio.outputs import atomic_write
+
+    if path.is_file():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}, True
+    arrays = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda p: np.savez(p, **arrays), suffix=".npz")
+    return arrays, False
+
+
+def mix_config(window: int):
+    """The mixes of seed 001 (`MixConfig`'s defaults: 1-4 instruments, levels N(0.5, 0.01), 60-dB activation
+    labels) in `window`-sample windows, one per clip (a 2.97-s clip at 16 kHz is zero-padded to one)."""
+    from tfaudio.config import MixConfig
+
+    return MixConfig(window=window)
+
+
+def hash_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def frame_training_set(embedder: Embedder, records: Sequence[Any], classes: list[str], n_mixes: int,
+                       frames_per_mix: int, seed: int, cache: Path, tag: str,
+                       batch: int = 50) -> tuple[np.ndarray, np.ndarray, float]:
+    """A fixed, seeded set of `n_mixes` mixes of `records` (`tfaudio.data.window_pool` + `mix_batch`, stateless
+    seeds from `mix_seeds(seed)`, no augmentation), embedded per frame, with `frames_per_mix` frames of each
+    drawn at random (seeded): (features `(n_mixes * frames_per_mix, d)`, activations `(same, classes)` in
+    [0, 1] from the stems' framed RMS, seconds spent, 0 when cached)."""
+    from tfaudio import data
+
+    hop, n_fft = FRAMES["hop_length"], FRAMES["n_fft"]
+    frames = n_window_frames(embedder.window)
+    mix = mix_config(embedder.window)
+    key = _cache_key(embedder, f"{tag}-mixes{n_mixes}x{frames_per_mix}-seed{seed}-{hash_text(repr(mix))}", records)
+
+    def compute() -> dict[str, np.ndarray]:
+        pool = data.window_pool(records, classes, embedder.sr, mix)
+        seeds = np.stack(list(data.mix_seeds(seed, n_mixes, rerandomize=False).as_numpy_iterator()))
+        pick = np.random.default_rng(seed).permuted(np.tile(np.arange(frames), (n_mixes, 1)), axis=1)
+        pick = pick[:, :frames_per_mix]
+        xs, ys = [], []
+        for i in range(0, n_mixes, batch):
+            ex = data.mix_batch(pool, mix, seeds[i:i + batch], stems=False, activations=(n_fft, hop))
+            x = embedder.fn(ex["audio"].numpy())  # (b, frames, d)
+            if x.shape[1] != frames:
+                raise SystemExit(f"transfer.py: error: {embedder.name} gives {x.shape[1]} frames a window, "
+                                 f"not {frames}")
+            a = np.transpose(ex["activations"].numpy(), (0, 2, 1))  # (b, frames, classes)
+            idx = pick[i:i + len(x), :, None]
+            xs.append(np.take_along_axis(x, idx, axis=1).reshape(-1, x.shape[-1]))
+            ys.append(np.take_along_axis(a, idx, axis=1).reshape(-1, a.shape[-1]))
+        return {"x": np.concatenate(xs).astype(np.float32), "y": np.concatenate(ys).astype(np.float32)}
+
+    t = time.perf_counter()
+    arrays, cached = _cached(cache / f"{key}.npz", compute)
+    seconds = 0.0 if cached else time.perf_counter() - t
+    log.info("%s, %s: %d mixes, %s frame features%s (%.1f s)", embedder.name, tag, n_mixes, arrays["x"].shape,
+             " cached" if cached else "", seconds)
+    return arrays["x"], arrays["y"], seconds
+
+
+def song_spec(classes: Sequence[str], window: int):
+    """The `RunSpec` the probes' songs are scored with: 16 kHz, frames of 512 samples every 256 (centred)."""
+    from tfaudio.config import FeatureConfig
+    from tfaudio.run import RunSpec
+
+    s = FRAMES
+    feats = FeatureConfig(kind="log10_mel", sr=s["sr"], n_fft=s["n_fft"], hop_length=s["hop_length"],
+                          n_mels=s["n_mels"], fmin=s["fmin"], fmax=s["fmax"])
+    return RunSpec("activation", tuple(classes), feats, window, model_input="audio")
+
+
+def song_features(embedder: Embedder, records: Sequence[Any], spec: Any, cache: Path,
+                  tag: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Every song's mix at 16 kHz in the project's activation windows (`tfaudio.inference.plan`: 187-frame
+    windows every 93 frames, the last zero-padded), embedded per frame: (features `(windows, frames, d)`,
+    song index `(windows,)`, seconds spent, 0 when cached)."""
+    from tfaudio.audio import load
+    from tfaudio.inference.plan import plan_windows, window_plan
+
+    plan = window_plan(spec)
+
+    def compute() -> dict[str, np.ndarray]:
+        xs, owner = [], []
+        for i, r in enumerate(records):
+            y, _ = load(r.path, sr=spec.sr)
+            w = plan_windows(y[None], plan)[0].numpy()[0]
+            xs.append(embedder.fn(w).astype(np.float32))
+            owner.append(np.full(len(w), i, np.int32))
+        return {"x": np.concatenate(xs), "owner": np.concatenate(owner)}
+
+    t = time.perf_counter()
+    arrays, cached = _cached(cache / f"{_cache_key(embedder, tag, records)}.npz", compute)
+    return arrays["x"], arrays["owner"], 0.0 if cached else time.perf_counter() - t
+
+
+def probe_songs(probe: Any, x: np.ndarray, owner: np.ndarray, records: Sequence[Any], spec: Any) -> dict[str, Any]:
+    """Score a frame probe on songs as `tfaudio evaluate --format stems` scores a run (`collect_songs`):
+    each window's per-frame probabilities are stitched with the project's overlap-add
+    (`tfaudio.inference.plan.overlap_add`) over the whole song, the reference activations come from its stems
+    (`song_reference`, at the same frames), and `song_metrics` computes every metric."""
+    import tensorflow as tf
+
+    from tfaudio.audio import load
+    from tfaudio.evaluate import Song, song_metrics, song_reference
+    from tfaudio.inference.plan import overlap_add, window_plan
+
+    plan = window_plan(spec)
+    n, frames, d = x.shape
+    p = probe.predict_proba(x.reshape(-1, d)).reshape(n, frames, -1).transpose(0, 2, 1)  # (windows, classes, F)
+    songs = []
+    for i, r in enumerate(records):
+        mix, _ = load(r.path, sr=spec.sr)
+        total = plan.n_frames(len(mix))
+        pred = overlap_add(tf.constant(p[owner == i][None], tf.float32), plan, total).numpy()[0]
+        reference, playing, info = song_reference(r, spec, len(mix), mix=mix)
+        reference, playing = reference[:, :total], playing[:total]  # both 1 + samples // hop_length frames
+        info.update(song=str(r.meta.get("song") or Path(r.path).parent.name), path=r.path,
+                    seconds=len(mix) / spec.sr, frames=total)
+        songs.append(Song(info["song"], pred, reference, playing, len(mix), info))
+    return song_metrics(songs, spec)
+
+
+def activation_probe_folds(embedder: Embedder, clips: list, classes: list[str], songs: dict[str, list],
+                           soundfonts: Sequence[str], cache: Path, corpus: str, n_mixes: int,
+                           frames_per_mix: int, seed: int = MIX_SEED) -> dict[str, Any]:
+    """One frame embedder, every LOSO fold: a one-vs-rest probe on frames of mixes of the other SoundFonts'
+    clips (targets: activation >= 0.5), scored on the held-out SoundFont's songs."""
+    spec = song_spec(classes, embedder.window)
+    folds, t_embed, t_fit, n_frames = {}, 0.0, 0.0, {}
+    for held, train, _ in loso_folds(clips, soundfonts):
+        records = [clips[i] for i in train]
+        x, y, t = frame_training_set(embedder, records, classes, n_mixes, frames_per_mix, seed, cache,
+                                     f"{corpus}-without-{held}")
+        t_embed += t
+        tf0 = time.perf_counter()
+        probe = fit_probe(x, (y >= 0.5).astype(np.int64), multilabel=True)
+        t_fit += time.perf_counter() - tf0
+        xs, owner, t = song_features(embedder, songs[held], spec, cache, f"songs-{held}")
+        t_embed += t
+        folds[held] = summarise("activations", probe_songs(probe, xs, owner, songs[held], spec))
+        n_frames[held] = {"train_frames": int(len(x)), "positive_rate": np.round((y >= 0.5).mean(0), 3).tolist(),
+                          "song_windows": int(len(xs))}
+        log.info("%s, held out %s: lrap %.4f, polyphonic recall %s", embedder.name, held, folds[held]["lrap"],
+                 folds[held]["polyphonic_recall"])
+    return {"folds": folds, "seconds": {"embed": round(t_embed, 1), "fit": round(t_fit, 1)},
+            "sr": embedder.sr, "window_samples": embedder.window, "features": int(x.shape[1]),
+            "training": n_frames}
+
+
+def load_songs(template: str, soundfonts: Sequence[str]) -> dict[str, list]:
+    """Songs with stems (`tfaudio.datasets.from_stems`) of each SoundFont: `template` with {sf}, or a folder
+    holding one folder per SoundFont, named by it."""
+    from tfaudio import datasets
+
+    out = {}
+    for sf in soundfonts:
+        folder = Path(template.format(sf=sf)) if "{sf}" in template else Path(template) / sf
+        if not folder.is_dir():
+            raise SystemExit(f"transfer.py: error: {folder}: no songs of SoundFont {sf}")
+        out[sf] = datasets.from_stems(folder)
+        if not out[sf]:
+            raise SystemExit(f"transfer.py: error: {folder}: no songs with stems")
+    return out
 
 
 def add_worst_mean(task: str, row: dict[str, Any]) -> None:
@@ -389,32 +679,53 @@ def add_worst_mean(task: str, row: dict[str, Any]) -> None:
     worst = min(held, key=held.get)
     row.update(worst=held[worst], worst_soundfont=worst, mean=float(np.mean(list(held.values()))),
                over=sorted(held))
+    if task in SECOND:  # the second number at the worst fold (by the first), and its mean over the same folds
+        second = [row["folds"][sf].get(SECOND[task]) for sf in held]
+        row[f"worst_{SECOND[task]}"] = row["folds"][worst].get(SECOND[task])
+        row[f"mean_{SECOND[task]}"] = None if None in second else float(np.mean(second))
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
 
 
 def table(task: str, rows: dict[str, dict], soundfonts: Sequence[str]) -> str:
-    metric = METRIC[task]
-    head = f"| {task}: {metric} | " + " | ".join(f"held out: {sf}" for sf in soundfonts) + " | worst | mean |"
+    """A markdown table: a row per method, a column per held-out SoundFont, then worst and mean. Tasks with a
+    `SECOND` metric show "first / second" in each cell (worst: the fold worst by the first)."""
+    metric, second = METRIC[task], SECOND.get(task)
+    what = f"{metric} / {second}" if second else metric
+    head = f"| {task}: {what} | " + " | ".join(f"held out: {sf}" for sf in soundfonts) + " | worst | mean |"
     lines = [head, "|---|" + "---:|" * (len(soundfonts) + 2)]
     for name, row in rows.items():
         cells = []
         for sf in soundfonts:
             f = row["folds"][sf]
             role = f.get("role")
-            cells.append(f"{f[metric]:.3f}" + (f" ({role})" if role and role != "held out" else ""))
-        worst = f"{row['worst']:.3f} ({row['worst_soundfont']})"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {worst} | {row['mean']:.3f} |")
+            cells.append(_num(f[metric]) + (f" / {_num(f.get(second))}" if second else "")
+                         + (f" ({role})" if role and role != "held out" else ""))
+        worst, mean = _num(row["worst"]), _num(row["mean"])
+        if second:
+            worst += f" / {_num(row[f'worst_{second}'])}"
+            mean += f" / {_num(row[f'mean_{second}'])}"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {worst} ({row['worst_soundfont']}) | {mean} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--task", choices=("msdb", "irmas"), required=True)
+    p.add_argument("--task", choices=("msdb", "irmas", "activations"), required=True)
     p.add_argument("--clips", required=True,
                    help="solo corpus rendered with every SoundFont (its metadata CSV has a soundfont column)")
     p.add_argument("--excerpts", help="irmas: folder of one IRMAS-test-layout folder per SoundFont")
+    p.add_argument("--songs", help="activations: songs with stems of each SoundFont, a folder template with "
+                                   "{sf} (e.g. /work/data/songs/act-{sf}) or a folder of one folder per SoundFont")
+    p.add_argument("--mixes", type=int, default=1500, help="activations: training mixes per fold (default 1500)")
+    p.add_argument("--frames-per-mix", type=int, default=40,
+                   help="activations: frames of each training mix the probe is fitted on (default 40)")
     p.add_argument("--soundfonts", nargs="+", default=list(SOUNDFONTS), help="the LOSO SoundFonts (default: all four)")
-    p.add_argument("--embedders", nargs="+", default=list(DEFAULT_EMBEDDERS),
-                   help="stats, musicnn:MSD_musicnn, musicnn:MTT_musicnn (default: all three)")
+    p.add_argument("--embedders", nargs="+",
+                   help="stats, musicnn:MSD_musicnn, musicnn:MTT_musicnn (default: all three; activations: "
+                        "stats and musicnn:MTT_musicnn)")
     p.add_argument("--no-shipped", action="store_true", help="skip the shipped model's row")
     p.add_argument("--recipe", action="append", default=[], metavar="NAME=RUN_TEMPLATE",
                    help="a trained recipe's LOSO row: RUN_TEMPLATE holds {sf}, the run trained without that "
@@ -429,13 +740,23 @@ def main(argv: list[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     if args.task == "irmas" and not args.excerpts:
         p.error("--task irmas needs --excerpts")
+    if args.task == "activations" and not args.songs:
+        p.error("--task activations needs --songs")
+    frames = args.task == "activations"
+    if args.embedders is None:
+        args.embedders = list(DEFAULT_FRAME_EMBEDDERS if frames else DEFAULT_EMBEDDERS)
 
     t0 = time.perf_counter()
     clips, classes = load_clips(args.clips)
     excerpts = load_excerpts(args.excerpts, args.soundfonts) if args.task == "irmas" else None
+    songs = load_songs(args.songs, args.soundfonts) if frames else None
     corpus = Path(args.clips).resolve().name
     rows: dict[str, dict] = {}
     for name in args.embedders:
+        if frames:
+            rows[name] = activation_probe_folds(make_frames_embedder(name), clips, classes, songs, args.soundfonts,
+                                                Path(args.cache), corpus, args.mixes, args.frames_per_mix)
+            continue
         embedder = make_embedder(name, args.window_seconds)
         rows[name] = probe_folds(args.task, embedder, clips, classes, excerpts, args.soundfonts,
                                  Path(args.cache), corpus)
@@ -443,9 +764,9 @@ def main(argv: list[str] | None = None) -> int:
         name, _, template = recipe.partition("=")
         if not template or "{sf}" not in template:
             p.error(f"--recipe {recipe!r}: give NAME=RUN_TEMPLATE with {{sf}} in the template")
-        rows[name] = recipe_folds(args.task, template, clips, excerpts, args.soundfonts)
+        rows[name] = recipe_folds(args.task, template, clips, excerpts, args.soundfonts, songs)
     if not args.no_shipped:
-        rows[SHIPPED[args.task]] = shipped_folds(args.task, args.task, clips, excerpts, args.soundfonts)
+        rows[SHIPPED[args.task]] = shipped_folds(args.task, args.task, clips, excerpts, args.soundfonts, songs)
     for row in rows.values():
         add_worst_mean(args.task, row)
 
@@ -456,9 +777,15 @@ def main(argv: list[str] | None = None) -> int:
               "n_excerpts": {sf: len(v) for sf, v in excerpts.items()} if excerpts else None,
               "soundfonts": args.soundfonts, "window_seconds": args.window_seconds,
               "probe": f"StandardScaler + LogisticRegression(C={C}, max_iter={MAX_ITER})"
-                       + (", one-vs-rest" if args.task == "irmas" else ", multinomial"),
-              "stats_features": STATS, "machine": machine(), "seconds": round(time.perf_counter() - t0, 1),
-              "rows": rows, "table": md}
+                       + (", one-vs-rest" if args.task != "msdb" else ", multinomial"),
+              "stats_features": FRAMES if frames else STATS, "machine": machine(),
+              "seconds": round(time.perf_counter() - t0, 1), "rows": rows, "table": md}
+    if frames:
+        result.update(songs=args.songs, n_songs={sf: len(v) for sf, v in songs.items()}, mixes_per_fold=args.mixes,
+                      frames_per_mix=args.frames_per_mix, mix_seed=MIX_SEED, mix=repr(mix_config(FRAMES["window"])),
+                      frame_targets="activation >= 0.5",
+                      song_windows="47,616 samples every 23,808 (93 frames), Hann-weighted overlap-add "
+                                   "(tfaudio.inference.plan)")
     if args.out:
         from tfaudio.outputs import write_text
 
