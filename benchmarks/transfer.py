@@ -162,26 +162,27 @@ def stats_embedder(window_seconds: float, batch: int = 64) -> Embedder:
     return Embedder("stats", s["sr"], window, fn, probe_digest(fn, s["sr"], window, json.dumps(s, sort_keys=True)))
 
 
-def musicnn_backbone(model_name: str):
-    """The frozen musicnn checkpoint `model_name` taking 16-kHz audio `(batch, samples)` and returning a dict
-    with "max_pool" and "mean_pool" `(batch, 753)`: `tfaudio.models.musicnn.load` where it exists, else the
-    registered model with its audio front end and `musicnn.intermediate`."""
+def musicnn_backbone(model_name: str, representation: str = "all"):
+    """The frozen musicnn checkpoint `model_name` taking 16-kHz audio `(batch, samples)` and returning a dict:
+    "max_pool" and "mean_pool" `(batch, 753)` (representation "all", musicnn's own pools), or "cnn1"..."cnn3"
+    `(batch, frames, 64)` (representation "cnn", what the `musicnn_head` pipelines read)."""
     import tfaudio.models
     from tfaudio.models import musicnn
 
-    if hasattr(musicnn, "load"):
-        return musicnn.load(model_name)
     model = tfaudio.models.build("musicnn", weights=model_name, input="audio")
-    return musicnn.intermediate(model, ["max_pool", "mean_pool"])
+    names = ["max_pool", "mean_pool"] if representation == "all" else ["cnn1", "cnn2", "cnn3"]
+    return musicnn.intermediate(model, names)
 
 
-def musicnn_embedder(model_name: str, window_seconds: float, batch: int = 32) -> Embedder:
-    """The frozen musicnn backbone `model_name`: concat(max_pool, mean_pool) of each 16-kHz window, `(n, 1506)`.
-    The window is the model's own input length where it has one (187 frames, 47,616 samples: musicnn's 3-s
-    patch), else `window_seconds`."""
+def musicnn_embedder(model_name: str, window_seconds: float, batch: int = 32,
+                     representation: str = "all") -> Embedder:
+    """The frozen musicnn backbone `model_name`: concat(max_pool, mean_pool) of each 16-kHz window, `(n, 1506)`;
+    representation "cnn": the max and mean over time of cnn1-3 concatenated, `(n, 384)`. The window is the
+    model's own input length where it has one (187 frames, 47,616 samples: musicnn's 3-s patch), else
+    `window_seconds`."""
     import tensorflow as tf
 
-    model = musicnn_backbone(model_name)
+    model = musicnn_backbone(model_name, representation)
     model.trainable = False
     digest = hashlib.sha256()
     for w in model.weights:
@@ -191,21 +192,28 @@ def musicnn_embedder(model_name: str, window_seconds: float, batch: int = 32) ->
     @tf.function(input_signature=[tf.TensorSpec([None, window], tf.float32)])
     def pools(y):
         out = model([y], training=False)
+        if representation == "cnn":
+            maps = tf.concat([out["cnn1"], out["cnn2"], out["cnn3"]], axis=-1)
+            return tf.concat([tf.reduce_max(maps, axis=1), tf.reduce_mean(maps, axis=1)], axis=-1)
         return tf.concat([out["max_pool"], out["mean_pool"]], axis=-1)
 
     def fn(windows: np.ndarray) -> np.ndarray:
         return np.concatenate([pools(windows[i:i + batch]).numpy() for i in range(0, len(windows), batch)])
 
     fingerprint = probe_digest(fn, 16000, window, digest.hexdigest())
-    return Embedder(f"musicnn:{model_name}", 16000, int(window), fn, fingerprint)
+    name = f"musicnn:{model_name}" + (":cnn" if representation == "cnn" else "")
+    return Embedder(name, 16000, int(window), fn, fingerprint)
 
 
 def make_embedder(name: str, window_seconds: float) -> Embedder:
     if name == "stats":
         return stats_embedder(window_seconds)
     if name.startswith("musicnn:"):
-        return musicnn_embedder(name.split(":", 1)[1], window_seconds)
-    raise SystemExit(f"transfer.py: error: unknown embedder {name!r}; use stats or musicnn:MODEL")
+        _, model_name, *rest = name.split(":")
+        if rest not in ([], ["cnn"]):
+            raise SystemExit(f"transfer.py: error: unknown embedder {name!r}; use musicnn:MODEL or musicnn:MODEL:cnn")
+        return musicnn_embedder(model_name, window_seconds, representation=rest[0] if rest else "all")
+    raise SystemExit(f"transfer.py: error: unknown embedder {name!r}; use stats, musicnn:MODEL or musicnn:MODEL:cnn")
 
 
 # ---------------------------------------------------------------------------------------------
