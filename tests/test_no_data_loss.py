@@ -89,6 +89,17 @@ def test_corpus_render_refuses_a_non_empty_folder(user_folder, capsys):
     assert _tree(user_folder) == before
 
 
+def test_corpus_render_lists_the_files_it_wrote(tmp_path, capsys):
+    out = tmp_path / "corpus"
+    assert cli.main(["corpus", "render", str(out), "--per-class", "1", "-q"]) == 0
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != outputs.MANIFEST}
+    assert len(files) > 2 and set(_manifest_lists(out)) == files  # every file, with its size and hash
+    assert outputs.foreign_entry(out) is None
+    (out / "audio" / "mine.wav").write_bytes(b"RIFF")
+    assert outputs.foreign_entry(out) == out / "audio" / "mine.wav"
+    capsys.readouterr()
+
+
 def test_guess_format_names_the_likely_layout(tmp_path, user_folder):
     assert datasets.guess_format(user_folder) == "folder"
     assert datasets.guess_format(fixtures.make_irmas(tmp_path / "irmas")) == "irmas"
@@ -537,6 +548,20 @@ def test_resume_with_nothing_to_do_rewrites_nothing(run, tmp_path, capsys, cache
     before = _stamps(r)
     assert cli.main(["train", "neuroment_mel", "--out", str(r), "--set", "train.epochs=1", "--resume"]) == 0
     assert _stamps(r) == before
+
+
+def test_a_run_lists_the_files_it_wrote_and_not_a_users_file(run, tmp_path, capsys, cache):
+    r = _run_copy(run, tmp_path)
+
+    def run_files() -> set[str]:
+        return {p.relative_to(r).as_posix() for p in r.rglob("*") if p.is_file() and not p.name.startswith(".")}
+
+    assert set(_manifest_lists(r)) == run_files()  # every file of the run, with its size and hash
+    (r / "notes.txt").write_text("my notes on this run\n")
+    assert cli.main(["train", "neuroment_mel", "--out", str(r), "--set", "train.epochs=2", "--resume"]) == 0
+    listed = _manifest_lists(r)  # each entry checked against the file: the rewritten ones re-hashed
+    assert set(listed) == run_files() - {"notes.txt"}
+    capsys.readouterr()
 
 
 def test_resume_continues_with_the_runs_own_config(run, tmp_path, capsys, cache, monkeypatch, caplog):

@@ -40,7 +40,7 @@ from tfaudio.errors import TfaudioError
 log = logging.getLogger(__name__)
 
 __all__ = ["OutputError", "problem", "describe", "output_dir", "command_dir", "owned_dir", "foreign_entry",
-           "write_manifest", "MANIFEST", "owned_file", "file_set", "report_dir", "atomic_write", "write_bytes", "write_text",
+           "write_manifest", "manifest_tree", "MANIFEST", "owned_file", "file_set", "report_dir", "atomic_write", "write_bytes", "write_text",
            "atomic_replace_dir", "new_dir", "exchange", "fsync_tree", "recover_replaced", "temp_dir",
            "stale_siblings", "clean_stale", "is_empty_dir"]
 
@@ -214,7 +214,19 @@ def write_manifest(folder: str | os.PathLike, files: Iterable[str | os.PathLike]
         if rel != MANIFEST:
             entries[rel] = {"size": p.stat().st_size, "sha256": _sha256(p)}
     data = {"written_by": f"tfaudio{' ' + what if what else ''}", "files": dict(sorted(entries.items()))}
-    return write_text(folder / MANIFEST, json.dumps(data, indent=1) + "\n")
+    text = json.dumps(data, indent=1) + "\n"
+    try:
+        if (folder / MANIFEST).read_text(encoding="utf-8") == text:
+            return folder / MANIFEST  # unchanged: not rewritten
+    except (OSError, ValueError):
+        pass
+    return write_text(folder / MANIFEST, text)
+
+
+def manifest_tree(folder: str | os.PathLike, what: str = "") -> Path:
+    """`write_manifest` of every plain file under `folder` (a folder tfaudio built, before it is published)."""
+    folder = Path(folder)
+    return write_manifest(folder, [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()], what)
 
 
 def owned_file(path: str | os.PathLike) -> bool:
