@@ -1055,3 +1055,12 @@ def test_duplicate_medley_solos_db_rows_are_reported_not_counted_twice(tmp_path,
     assert len(records) == len(lines) - 1
     ((where, problem),) = records.skipped
     assert where == f"{meta}:{len(lines) + 1}" and problem.startswith("duplicate metadata row") and "line 2" in problem
+
+
+def test_a_newline_in_a_file_name_is_escaped_on_stdout(run, tmp_path, capsys):
+    wav = fixtures.write_audio(tmp_path / "two\nlines.wav", fixtures.sine(seconds=0.3), 22050, "PCM_16")
+    rc, stdout, err = run_cli(capsys, ["predict", run, wav, "--out", tmp_path / "out"])
+    assert rc == 0 and error_lines(err) == []
+    lines = stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("model: ")  # the model line and one line for the file
+    assert lines[1].startswith(str(tmp_path / "two\\nlines.wav") + ": ")
