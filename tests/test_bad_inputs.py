@@ -10,6 +10,7 @@ One tiny activation run is trained per module (as in test_commands.py); all audi
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import math
@@ -27,7 +28,7 @@ import pytest
 import soundfile as sf
 
 from tests import fixtures
-from tfaudio import cli, datasets, headers
+from tfaudio import cli, datasets, headers, outputs
 from tfaudio.audio import load
 from tfaudio.errors import AudioFileError
 
@@ -140,11 +141,22 @@ def check_activation_outputs(out_dir: Path, stem: str, path, spec) -> np.ndarray
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+    """The outputs in `folder` (all but its manifest, which `outputs_listed` checks)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and p.name != outputs.MANIFEST}
+
+
+def outputs_listed(folder: Path) -> list[str]:
+    """The files `folder`'s manifest lists, each checked against its size and SHA-256."""
+    files = json.loads((folder / outputs.MANIFEST).read_text())["files"]
+    for name, entry in files.items():
+        data = (folder / name).read_bytes()
+        assert entry == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}, name
+    return sorted(files)
 
 
 def no_temporary_files(folder: Path) -> bool:
-    return not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+    """No hidden file but the manifest (no temporary file or folder left)."""
+    return not [p.name for p in folder.iterdir() if p.name.startswith(".") and p.name != outputs.MANIFEST]
 
 
 # ------------------------------------------------------------------------------------------- fixtures
@@ -239,7 +251,8 @@ def test_predict_good_and_damaged_files(damaged, damaged_predict, damaged_proble
     for stem, path in (("good", damaged["good"]), ("fine", damaged["fine"])):
         check_activation_outputs(out, stem, path, spec)
         assert any(line.startswith(f"{path}: ") and f"{stem}.npy" in line for line in stdout.splitlines())
-    assert sorted(p.name for p in out.iterdir()) == ["fine.csv", "fine.npy", "good.csv", "good.npy"]
+    assert sorted(p.name for p in out.iterdir()) == [outputs.MANIFEST, "fine.csv", "fine.npy", "good.csv", "good.npy"]
+    assert outputs_listed(out) == ["fine.csv", "fine.npy", "good.csv", "good.npy"]
 
 
 @pytest.mark.parametrize("kind", list(DAMAGED))
@@ -534,7 +547,8 @@ def test_same_file_name_in_two_folders(run, spec, tmp_path, capsys):
     out = tmp_path / "out"
     rc, stdout, err = run_cli(capsys, ["predict", run, a, b, "--out", out])
     assert rc == 0 and error_lines(err) == []
-    assert sorted(p.name for p in out.iterdir()) == ["song.csv", "song.npy", "song_.csv", "song_.npy"]
+    assert sorted(p.name for p in out.iterdir()) == [outputs.MANIFEST, "song.csv", "song.npy", "song_.csv", "song_.npy"]
+    assert outputs_listed(out) == ["song.csv", "song.npy", "song_.csv", "song_.npy"]
     check_activation_outputs(out, "song", a, spec)  # each output holds its own file (its frame count)
     check_activation_outputs(out, "song_", b, spec)
     lines = stdout.splitlines()
@@ -549,7 +563,7 @@ def test_second_predict_refuses_to_overwrite_then_overwrite_replaces(run, spec, 
     rc, _, err = run_cli(capsys, ["predict", run, x, y, "--out", out])
     assert rc == 0 and error_lines(err) == []
     first = snapshot(out)
-    assert sorted(first) == ["x.csv", "x.npy", "y.csv", "y.npy"]
+    assert sorted(first) == ["x.csv", "x.npy", "y.csv", "y.npy"] == outputs_listed(out)
 
     fixtures.write_audio(x, fixtures.sine(seconds=1.0), 22050, "PCM_16")  # x changes: 1 s now
     z = fixtures.write_audio(tmp_path / "in" / "z.wav", fixtures.sine(seconds=0.2), 22050, "PCM_16")
@@ -561,7 +575,7 @@ def test_second_predict_refuses_to_overwrite_then_overwrite_replaces(run, spec, 
     assert {k: after[k] for k in first} == first  # the first outputs are byte-identical
     assert sorted(after) == sorted([*first, "z.csv", "z.npy"])  # the new file is still written
     check_activation_outputs(out, "z", z, spec)
-    assert no_temporary_files(out)
+    assert no_temporary_files(out) and outputs_listed(out) == sorted(after)
 
     rc, _, err = run_cli(capsys, ["predict", run, x, y, "--out", out, "--overwrite"])
     assert rc == 0 and error_lines(err) == []
@@ -1041,3 +1055,12 @@ def test_duplicate_medley_solos_db_rows_are_reported_not_counted_twice(tmp_path,
     assert len(records) == len(lines) - 1
     ((where, problem),) = records.skipped
     assert where == f"{meta}:{len(lines) + 1}" and problem.startswith("duplicate metadata row") and "line 2" in problem
+
+
+def test_a_newline_in_a_file_name_is_escaped_on_stdout(run, tmp_path, capsys):
+    wav = fixtures.write_audio(tmp_path / "two\nlines.wav", fixtures.sine(seconds=0.3), 22050, "PCM_16")
+    rc, stdout, err = run_cli(capsys, ["predict", run, wav, "--out", tmp_path / "out"])
+    assert rc == 0 and error_lines(err) == []
+    lines = stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("model: ")  # the model line and one line for the file
+    assert lines[1].startswith(str(tmp_path / "two\\nlines.wav") + ": ")

@@ -89,6 +89,17 @@ def test_corpus_render_refuses_a_non_empty_folder(user_folder, capsys):
     assert _tree(user_folder) == before
 
 
+def test_corpus_render_lists_the_files_it_wrote(tmp_path, capsys):
+    out = tmp_path / "corpus"
+    assert cli.main(["corpus", "render", str(out), "--per-class", "1", "-q"]) == 0
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != outputs.MANIFEST}
+    assert len(files) > 2 and set(_manifest_lists(out)) == files  # every file, with its size and hash
+    assert outputs.foreign_entry(out) is None
+    (out / "audio" / "mine.wav").write_bytes(b"RIFF")
+    assert outputs.foreign_entry(out) == out / "audio" / "mine.wav"
+    capsys.readouterr()
+
+
 def test_guess_format_names_the_likely_layout(tmp_path, user_folder):
     assert datasets.guess_format(user_folder) == "folder"
     assert datasets.guess_format(fixtures.make_irmas(tmp_path / "irmas")) == "irmas"
@@ -177,6 +188,104 @@ def test_a_failed_evaluate_leaves_no_empty_out(run, tmp_path, capsys):
     assert cli.main(["evaluate", str(run), "--split", "nonesuch", "--out", str(out)]) == 2
     capsys.readouterr()
     assert not (tmp_path / "new").exists()
+
+
+def _manifest_lists(folder: Path) -> dict[str, str]:
+    """The files `folder`'s manifest lists, with their SHA-256 (each checked against the file)."""
+    files = json.loads((folder / outputs.MANIFEST).read_text())["files"]
+    for name, entry in files.items():
+        data = (folder / name).read_bytes()
+        assert entry == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}, name
+    return {name: entry["sha256"] for name, entry in files.items()}
+
+
+def test_predict_lists_what_it_wrote_in_a_manifest(run, tmp_path, capsys):
+    wav = fixtures.write_audio(tmp_path / "in" / "x.wav", fixtures.sine(seconds=0.4), 22050, "PCM_16")
+    out = tmp_path / "P"
+    out.mkdir()
+    (out / "mine.txt").write_text("a user's file next to the predictions\n")
+    assert cli.main(["predict", str(run), str(wav), "--out", str(out), "--plot"]) == 0
+    assert sorted(_manifest_lists(out)) == ["x.csv", "x.npy", "x.png"]  # not mine.txt
+    assert cli.main(["predict", str(run), str(wav), "--out", str(out), "--overwrite"]) == 0
+    # without --plot the earlier set's x.png, listed, goes with it: no old member is left beside the new ones
+    assert sorted(_manifest_lists(out)) == ["x.csv", "x.npy"] and not (out / "x.png").exists()
+    assert (out / "mine.txt").read_text() == "a user's file next to the predictions\n"
+    assert sorted(p.name for p in out.iterdir()) == [outputs.MANIFEST, "mine.txt", "x.csv", "x.npy"]
+    capsys.readouterr()
+
+
+def test_predict_overwrite_refuses_a_users_file_of_the_same_name(run, tmp_path, capsys):
+    wav = fixtures.write_audio(tmp_path / "in" / "x.wav", fixtures.sine(seconds=0.4), 22050, "PCM_16")
+    out = tmp_path / "P"
+    out.mkdir()
+    (out / "x.csv").write_text("my own table\n")  # no manifest: the user's
+    before = _tree(out)
+    capsys.readouterr()
+    assert cli.main(["predict", str(run), str(wav), "--out", str(out), "--overwrite"]) == 1
+    _one_error_line(capsys.readouterr().err, str(out / "x.csv"), "tfaudio did not write")
+    assert _tree(out) == before and [p.name for p in out.iterdir()] == ["x.csv"]  # nothing written at all
+    (out / "x.csv").unlink()
+    assert cli.main(["predict", str(run), str(wav), "--out", str(out)]) == 0
+    (out / "x.npy").write_bytes((out / "x.npy").read_bytes() + b"edited")  # changed by the user: theirs now
+    before = _tree(out)
+    capsys.readouterr()
+    assert cli.main(["predict", str(run), str(wav), "--out", str(out), "--overwrite"]) == 1
+    _one_error_line(capsys.readouterr().err, str(out / "x.npy"), "tfaudio did not write")
+    assert _tree(out) == before
+
+
+def _full_disk(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_predict_overwrite_on_a_full_disk_leaves_the_old_set(run, tmp_path, capsys, monkeypatch):
+    """`predict --overwrite` on a full disk left a mix: new .npy and .csv beside the old .png."""
+    from tfaudio import plots
+
+    wav = fixtures.write_audio(tmp_path / "in" / "x.wav", fixtures.sine(seconds=0.4), 22050, "PCM_16")
+    out = tmp_path / "P"
+    assert cli.main(["predict", str(run), str(wav), "--out", str(out), "--plot"]) == 0
+    before = _tree(out)
+    fixtures.write_audio(wav, fixtures.sine(660, 1.0), 22050, "PCM_16")  # a new input: every file would change
+    monkeypatch.setattr(plots, "plot_activations", _full_disk)  # the disk fills up at the last file
+    capsys.readouterr()
+    assert cli.main(["predict", str(run), str(wav), "--out", str(out), "--plot", "--overwrite"]) == 1
+    _one_error_line(capsys.readouterr().err, str(out), "no space left")
+    assert _tree(out) == before  # the old set, whole: no file of the new one
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != outputs.MANIFEST]
+    monkeypatch.undo()
+    assert cli.main(["predict", str(run), str(wav), "--out", str(out), "--plot", "--overwrite"]) == 0
+    after = _tree(out)
+    assert all(after[n] != before[n] for n in ("x.npy", "x.csv", "x.png"))  # the new set, whole
+
+
+def test_a_failed_swap_puts_the_old_set_back(tmp_path, monkeypatch):
+    """A failure between the renames of the swap (after one new file is in) moves everything back."""
+    import numpy as np
+
+    from tfaudio.inference import Prediction, write_prediction
+
+    def prediction(value: float) -> Prediction:
+        return Prediction("activation", ("a", "b"), 22050, 256, 22050, activations=np.full((2, 87), value, np.float32))
+
+    write_prediction(prediction(0.25), tmp_path, "x")
+    before = _tree(tmp_path)
+    rename, calls = os.rename, []
+
+    def failing_rename(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 3:  # old x.npy aside, new x.npy in, old x.csv aside: fails
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(src))
+        return rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(outputs.OutputError, match="left as they were"):
+        write_prediction(prediction(0.75), tmp_path, "x", overwrite=True)
+    monkeypatch.undo()
+    assert _tree(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [outputs.MANIFEST, "x.csv", "x.npy"])
+    write_prediction(prediction(0.75), tmp_path, "x", overwrite=True)
+    assert float(np.load(tmp_path / "x.npy").max()) == 0.75 and sorted(_manifest_lists(tmp_path)) == ["x.csv", "x.npy"]
 
 
 # --- 3. output path problems are one line, and written outputs stay intact ------------------------------
@@ -439,6 +548,20 @@ def test_resume_with_nothing_to_do_rewrites_nothing(run, tmp_path, capsys, cache
     before = _stamps(r)
     assert cli.main(["train", "neuroment_mel", "--out", str(r), "--set", "train.epochs=1", "--resume"]) == 0
     assert _stamps(r) == before
+
+
+def test_a_run_lists_the_files_it_wrote_and_not_a_users_file(run, tmp_path, capsys, cache):
+    r = _run_copy(run, tmp_path)
+
+    def run_files() -> set[str]:
+        return {p.relative_to(r).as_posix() for p in r.rglob("*") if p.is_file() and not p.name.startswith(".")}
+
+    assert set(_manifest_lists(r)) == run_files()  # every file of the run, with its size and hash
+    (r / "notes.txt").write_text("my notes on this run\n")
+    assert cli.main(["train", "neuroment_mel", "--out", str(r), "--set", "train.epochs=2", "--resume"]) == 0
+    listed = _manifest_lists(r)  # each entry checked against the file: the rewritten ones re-hashed
+    assert set(listed) == run_files() - {"notes.txt"}
+    capsys.readouterr()
 
 
 def test_resume_continues_with_the_runs_own_config(run, tmp_path, capsys, cache, monkeypatch, caplog):

@@ -574,6 +574,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     print(f"model: {loaded.description}")
     model, spec = loaded.predictor(), loaded.spec
 
+    from tfaudio.errors import printable
+
     failed = 0
     stems: set[str] = set()
     for path in args.audio:
@@ -592,7 +594,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             what = f"activations {result.activations.shape[0]} x {result.activations.shape[1]} frames"
         else:
             what = f"{result.label} ({max(result.scores):.2f})"
-        print(f"{path}: {result.duration:.1f} s -> {what}: {', '.join(str(f) for f in files)}")
+        line = f"{path}: {result.duration:.1f} s -> {what}: {', '.join(str(f) for f in files)}"
+        print(printable(line))  # a newline in a file name is escaped, as on stderr
     if failed:
         print(f"{failed} of {len(args.audio)} file(s) failed (see above); the others' outputs are in {out}")
     return 1 if failed else 0

@@ -688,6 +688,7 @@ def render_corpus(
     out = outputs.temp_dir(final)  # rendered here, renamed into place when complete
     try:
         _render_corpus_into(out, instruments, per_class, seed, renderers, sr, n_samples, clips_per_song, progress)
+        outputs.manifest_tree(out, "corpus render")  # the files tfaudio wrote there
         outputs.atomic_replace_dir(out, final, replace=False)  # fsync, rename (onto `final` if it is empty)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
@@ -1019,6 +1020,7 @@ def render_irmas_excerpts(out: str | os.PathLike, n_songs: int = 20, seconds: fl
                     (part / f"{stem}.txt").write_text("".join(f"{lab}\t\n" for lab in sorted(labels)))
                     count += 1
                 start = seg.stop
+        outputs.manifest_tree(tmp / "excerpts", "corpus irmas")
         outputs.atomic_replace_dir(tmp / "excerpts", final, replace=False)  # fsync, rename
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -12,6 +12,8 @@ Every output of the project goes through this module:
 * `atomic_replace_dir(new, path)` / `new_dir(path)` publish a folder built next to `path`: fsync of the
   whole tree, then one rename, or, over an existing folder, one atomic exchange (``renameat2``), so
   `path` is never missing or half-written.
+* `file_set(folder, names)` writes a set of files (one input's predictions) into a shared folder as one:
+  built in a temporary folder, then swapped in with the folder's manifest, the old set put back on failure.
 * `temp_dir(path)` makes a hidden sibling ``.NAME.tmp-PID-XXXX`` to build a folder in;
   `clean_stale(path)` removes such siblings whose process is gone (a killed export or render), and
   nothing else.
@@ -30,7 +32,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from tfaudio.errors import TfaudioError
@@ -38,7 +40,7 @@ from tfaudio.errors import TfaudioError
 log = logging.getLogger(__name__)
 
 __all__ = ["OutputError", "problem", "describe", "output_dir", "command_dir", "owned_dir", "foreign_entry",
-           "write_manifest", "MANIFEST", "report_dir", "atomic_write", "write_bytes", "write_text",
+           "write_manifest", "manifest_tree", "MANIFEST", "owned_file", "file_set", "report_dir", "atomic_write", "write_bytes", "write_text",
            "atomic_replace_dir", "new_dir", "exchange", "fsync_tree", "recover_replaced", "temp_dir",
            "stale_siblings", "clean_stale", "is_empty_dir"]
 
@@ -212,7 +214,98 @@ def write_manifest(folder: str | os.PathLike, files: Iterable[str | os.PathLike]
         if rel != MANIFEST:
             entries[rel] = {"size": p.stat().st_size, "sha256": _sha256(p)}
     data = {"written_by": f"tfaudio{' ' + what if what else ''}", "files": dict(sorted(entries.items()))}
-    return write_text(folder / MANIFEST, json.dumps(data, indent=1) + "\n")
+    text = json.dumps(data, indent=1) + "\n"
+    try:
+        if (folder / MANIFEST).read_text(encoding="utf-8") == text:
+            return folder / MANIFEST  # unchanged: not rewritten
+    except (OSError, ValueError):
+        pass
+    return write_text(folder / MANIFEST, text)
+
+
+def manifest_tree(folder: str | os.PathLike, what: str = "") -> Path:
+    """`write_manifest` of every plain file under `folder` (a folder tfaudio built, before it is published)."""
+    folder = Path(folder)
+    return write_manifest(folder, [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()], what)
+
+
+def owned_file(path: str | os.PathLike) -> bool:
+    """True when `path` is a plain file that the manifest of its own folder lists with its size and SHA-256."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        return False
+    entry = _read_manifest(path.parent).get(path.name)
+    return isinstance(entry, dict) and entry.get("size") == path.stat().st_size and entry.get("sha256") == _sha256(path)
+
+
+@contextlib.contextmanager
+def file_set(folder: str | os.PathLike, names: Sequence[str], *, overwrite: bool = False,
+             family: Iterable[str] = (), what: str = "") -> Iterator[Path]:
+    """Write the files `names` into `folder` as one set: the ``with`` block writes them (plain writes) into
+    the temporary folder it is given; they are then swapped in together with `folder`'s manifest, so that
+    `folder` holds the old set or the new set, never a mix (a failure, e.g. a full disk, puts the old files
+    back and removes the temporary folder; an `OSError` becomes one `OutputError` line).
+
+    An existing file of the set is replaced only with `overwrite`, and only when the manifest lists it
+    unchanged (`owned_file`); else one `OutputError` line naming it, before anything is written.
+    `family`: other names an earlier set may hold (e.g. a plot not asked for now); with `overwrite` the
+    ones the manifest lists go with the old set, so no old member is left beside the new ones.
+    """
+    folder = Path(folder)
+    names = list(names)
+    for name in names:
+        p = folder / name
+        if os.path.lexists(p):
+            if not overwrite:
+                raise OutputError(f"{p}: exists; not overwritten (pass --overwrite to replace it)")
+            if not owned_file(p):
+                raise OutputError(f"{p}: exists and tfaudio did not write it (it is not in the folder's {MANIFEST}); "
+                                  "not overwritten, even with --overwrite (move it away or choose another --out)")
+    stale = [n for n in dict.fromkeys(family) if overwrite and n not in names and owned_file(folder / n)]
+    tmp = temp_dir(folder / names[0])
+    try:
+        yield tmp
+        _swap_in(tmp, folder, names, stale, what)
+    except OSError as e:
+        msg = str(e) if isinstance(e, TfaudioError) else describe(e, e.filename or folder)
+        raise OutputError(msg.replace(f"{tmp}{os.sep}", f"{folder}{os.sep}") + " (the earlier files are left as "
+                          "they were)") from None
+    finally:
+        _remove(tmp)
+
+
+def _swap_in(tmp: Path, folder: Path, names: list[str], stale: list[str], what: str) -> None:
+    """`file_set`'s swap: the finished files in `tmp` and the updated manifest replace the old set in
+    `folder` (the old files moved aside into `tmp` first); any failure moves everything back."""
+    entries = {rel: e for rel, e in _read_manifest(folder).items() if rel not in stale and (folder / rel).is_file()
+               and isinstance(e, dict) and e.get("size") == (folder / rel).stat().st_size}
+    for n in names:
+        entries[n] = {"size": (tmp / n).stat().st_size, "sha256": _sha256(tmp / n)}
+    data = {"written_by": f"tfaudio{' ' + what if what else ''}", "files": dict(sorted(entries.items()))}
+    (tmp / MANIFEST).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    for p in (*names, MANIFEST):
+        os.chmod(tmp / p, 0o666 & ~_umask())
+    fsync_tree(tmp)
+    old = tmp / ".old"
+    old.mkdir()
+    moved: list[tuple[str, bool]] = []  # (name, an old file was moved aside)
+    try:
+        for n in [*names, *stale]:
+            had = os.path.lexists(folder / n)
+            if had:
+                os.rename(folder / n, old / n)
+            moved.append((n, had))
+            if n in names:
+                os.rename(tmp / n, folder / n)
+        os.rename(tmp / MANIFEST, folder / MANIFEST)  # the last step: the new set is complete
+    except BaseException:
+        for n, had in reversed(moved):
+            if n in names and not os.path.lexists(tmp / n):  # the new file was moved in: out again
+                os.rename(folder / n, tmp / n)
+            if had:
+                os.rename(old / n, folder / n)
+        raise
+    _fsync_dir(folder)
 
 
 def report_dir(path: str | os.PathLike, marker: str = "metrics.json", what: str = "report folder") -> Path:

@@ -721,9 +721,32 @@ def _train_locked(cfg: ExperimentConfig, run_dir: Path, resume: bool, dist: Any)
             result = _fit(cfg, run_dir, resume, True, dist, False, changes)
     except BaseException as e:
         _after_failure(run_dir, resume, before, e)
+        if run_dir.is_dir() and (run_dir / "run.json").is_file():
+            _write_run_manifest(run_dir, before)  # a run kept for --resume
         raise
     (run_dir / "failed.json").unlink(missing_ok=True)
+    _write_run_manifest(run_dir, before)
     return result
+
+
+def _write_run_manifest(run_dir: Path, before: set[str]) -> None:
+    """List the files this run wrote in ``RUN/.tfaudio-manifest.json`` (`tfaudio.outputs.MANIFEST`): every
+    file under the run but hidden entries (the lock, temporaries, worker scratch), and, on a resume of a run
+    that has a manifest, no entry that was there before and that it does not list (a user's file)."""
+    from tfaudio import outputs
+
+    old = outputs.MANIFEST
+    try:
+        listed = {rel.split("/")[0] for rel in json.loads((run_dir / old).read_text(encoding="utf-8"))["files"]}
+        foreign = before - listed
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        foreign = set()  # a run from before manifests: all of it is the run's
+    files = [p for p in run_dir.rglob("*") if p.is_file() and not p.is_symlink()
+             and not p.relative_to(run_dir).parts[0].startswith(".") and p.relative_to(run_dir).parts[0] not in foreign]
+    try:
+        outputs.write_manifest(run_dir, files, "train")
+    except OSError as e:
+        log.warning("%s: could not write %s: %s", run_dir, old, e)
 
 
 def _after_failure(run_dir: Path, resume: bool, before: set[str], error: BaseException) -> None:
