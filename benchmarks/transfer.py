@@ -58,7 +58,7 @@ Data (rendered outside the repository)::
     done
     # activations: 16 songs of 20 s with stems per SoundFont (format stems), e.g.
     for sf in timgm6mb gmbank opl3 merlin; do
-        tfaudio corpus render /work/data/songs/act-$sf --songs 16 --soundfont $sf
+        tfaudio corpus render /work/data/songs/act-$sf --songs 16 --song-seconds 20 --soundfont $sf --sr 44100 --seed 5
     done
 
 Run::
