@@ -1064,3 +1064,27 @@ def test_a_newline_in_a_file_name_is_escaped_on_stdout(run, tmp_path, capsys):
     lines = stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith("model: ")  # the model line and one line for the file
     assert lines[1].startswith(str(tmp_path / "two\\nlines.wav") + ": ")
+
+
+def test_a_plain_keras_model_with_a_copied_tfaudio_json_is_one_line_naming_it(run, tmp_path, capsys):
+    """Issue 22: a .keras file that is not tfaudio's model but carries a copied `tfaudio.json` (the metadata of a
+    tfaudio export) is refused in one `tfaudio: error: PATH: problem` line."""
+    import zipfile
+
+    import keras
+
+    from tfaudio import export
+
+    exported = tmp_path / "real.keras"
+    assert cli.main(["export", str(run), "--format", "keras", "--out", str(exported)]) == 0
+    plain = tmp_path / "plain.keras"
+    keras.Sequential([keras.Input((10,)), keras.layers.Dense(2)]).save(plain)
+    with zipfile.ZipFile(exported) as z, zipfile.ZipFile(plain, "a") as out:
+        out.writestr(export.KERAS_ENTRY, z.read(export.KERAS_ENTRY))
+    wav = fixtures.write_audio(tmp_path / "x.wav", np.zeros(8000, np.float32), 16000)
+    capsys.readouterr()
+    for argv in (["predict", plain, wav, "--out", tmp_path / "o"], ["info", plain]):
+        rc, _, err = run_cli(capsys, argv)
+        assert rc == 2
+        (line,) = error_lines(err)
+        assert line.startswith(f"{ERR}{plain}: ") and "takes input" in line, line

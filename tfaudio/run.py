@@ -457,7 +457,7 @@ def open_model(model: str | os.PathLike, which: str = "best", precision: str = "
         net, spec = open_run(run_dir, which)
         net = float32_model(net, precision)
         config = _read_config(run_dir)
-        meta = export.metadata(spec, frames=_frames(net, spec), config=config,
+        meta = export.metadata(spec, frames=_frames(net, spec, run_dir), config=config,
                                training=training_summary(config, run_dir), export_format=form)
         return LoadedModel(net, spec, form, run_dir, meta, config, run_dir, resolve_checkpoint(run_dir, which),
                            name=str(model) if form == "pretrained" else "")
@@ -475,8 +475,9 @@ def open_model(model: str | os.PathLike, which: str = "best", precision: str = "
             spec = spec_from_metadata(meta, path)
             config = meta.get("config")
         net = float32_model(_load_keras(path), precision)
+        frames = _frames(net, spec, path)  # a plain Keras model with a copied tfaudio.json fails here, naming the file
         if meta is None:
-            meta = export.metadata(spec, frames=_frames(net, spec), config=config,
+            meta = export.metadata(spec, frames=frames, config=config,
                                    training=training_summary(config, run_dir), export_format="keras")
         return LoadedModel(net, spec, form, path, meta, config, run_dir, path)
     runner, spec, meta = export.load_exported(path, form, trust=trust)
@@ -496,7 +497,12 @@ def float32_model(model: Any, precision: str = "float32") -> Any:
     return with_policy(model, resolve(precision))
 
 
-def _frames(model: Any, spec: RunSpec) -> int | None:
+def _frames(model: Any, spec: RunSpec, where: str | os.PathLike) -> int | None:
+    """Frames per window of `model` for `spec` (None for clip models); a model that does not fit is one
+    `TfaudioError` line naming `where`."""
     from tfaudio.inference import check_model
 
-    return check_model(model, spec) or None
+    try:
+        return check_model(model, spec) or None
+    except TfaudioError as e:
+        raise TfaudioError(f"{where}: {e}") from None
