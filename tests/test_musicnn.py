@@ -6,6 +6,7 @@ where none of these works.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -245,3 +246,24 @@ def test_fine_tuning_starts_from_the_frozen_run(tmp_path):
         warm_start(tuned, tmp_path / "other.keras")
     with pytest.raises(ConfigError, match="no such"):
         warm_start(tuned, tmp_path / "missing.keras")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pipeline", ["musicnn_msdb", "musicnn_activations"])
+def test_head_pipelines_train_and_evaluate(pipeline, tmp_path, monkeypatch, capsys):
+    """The musicnn pipelines train (a few steps, one SoundFont) and evaluate through the CLI."""
+    from tfaudio import cli
+
+    monkeypatch.setenv("TFAUDIO_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    assert cli.main(["train", pipeline, "--out", str(run), "--set", "data.soundfonts=[timgm6mb]",
+                     "--set", "data.per_class=3", "--set", "train.epochs=1", "--set", "train.steps_per_epoch=2",
+                     "--set", "train.validation_steps=2", "--set", "train.batch_size=4", "--set", "train.verbose=0",
+                     "--set", "model.head_units=8"]) == 0
+    assert (run / "checkpoints" / "best.keras").is_file()
+    extra = ["--mixes", "8"] if pipeline.endswith("activations") else []
+    assert cli.main(["evaluate", str(run), "--out", str(tmp_path / "report"), *extra]) == 0
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["n_files" if "n_files" in metrics else "n_examples"] > 0
+    assert cli.main(["info", str(run)]) == 0
+    assert "backbone:    MTT_musicnn" in capsys.readouterr().out

@@ -114,12 +114,13 @@ def test_search_spaces():
         if "resnet" not in stem:  # ResNet-18 has no dropout
             assert any("dropout" in n for n in hps), stem
         assert any(n in hps for n in ("rnn_layers", "conv_blocks", "conv_pairs", "conv_cells", "gru_layers",
-                                      "n_layers", "stages")), stem  # a depth
+                                      "n_layers", "stages", "head_layers")), stem  # a depth
     assert {"conv_pairs", "filters", "kernel_size", "kernel_growth", "spatial_dropout", "features", "mix_n_max",
             "mix_level_mean", "mix_level_var"} <= set(names["neuroment_mel"])
     assert {"frame_length", "gru_units", "mix_n_max"} <= set(names["avramidis_bigru_raw"])
     assert "dense_units" in names["avramidis_dcnn_raw"] and "gru_units" in names["avramidis_rcnn_raw"]
     assert "features" not in names["goel_cnn_stacked"] and "features" in names["goel_cnn_lstm"]
+    assert {"backbone", "trainable", "representation", "head_layers", "head_units"} <= set(names["musicnn_msdb"])
 
 
 @pytest.mark.parametrize("name", ["neuroment_mel", "goel_gru", "goel_cnn_mrp", "goel_cnn_lstm", "avramidis_rcnn_raw",

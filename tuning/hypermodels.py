@@ -462,9 +462,9 @@ class CompactCNNHyperModel(TfaudioHyperModel):
 class MusicnnHyperModel(TfaudioHyperModel):
     """The musicnn family (ported, not from a seed; its log10-mel front end is fixed). `musicnn_head`: the
     backbone MSD_musicnn/MTT_musicnn (default MSD), which part trains (none/midend, default none), what the head
-    reads (all/cnn, default all), head_units
-    0/128/256/512 (default 256), dropout 0-0.6 (default 0.5); `musicnn`: midend_filters 32/64/128 (64),
-    backend_units 100/200/400 (200), dropout; `musicnn_vgg`: filters 32/64/128 (128), dropout; learning rate."""
+    reads (all/cnn, default all), head_layers 0-2 (default 1; 0 is a linear head), head_units 128/256/512
+    (default 256), dropout 0-0.6 (default 0.5); `musicnn`: midend_filters 32/64/128 (64), backend_units
+    100/200/400 (200), dropout; `musicnn_vgg`: filters 32/64/128 (128), dropout; learning rate."""
 
     family = "musicnn"
     models = ("musicnn", "musicnn_vgg", "musicnn_head")
@@ -478,7 +478,8 @@ class MusicnnHyperModel(TfaudioHyperModel):
             out["trainable"] = self._hp(hp, "Choice", "trainable", ["none", "midend"], default=s.trainable)
             out["representation"] = self._hp(hp, "Choice", "representation", ["all", "cnn"],
                                              default=s.representation)
-            out["head_units"] = int(self._hp(hp, "Choice", "head_units", [0, 128, 256, 512], default=s.head_units))
+            out["head_layers"] = int(self._hp(hp, "Int", "head_layers", 0, 2, default=s.head_layers))
+            out["head_units"] = int(self._hp(hp, "Choice", "head_units", [128, 256, 512], default=s.head_units))
         elif self.cfg.model_name == "musicnn":
             out["midend_filters"] = int(self._hp(hp, "Choice", "midend_filters", [32, 64, 128],
                                                  default=s.midend_filters))

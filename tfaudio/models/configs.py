@@ -507,8 +507,8 @@ class MusicnnHeadConfig(FramesConfig):
     `(n_classes, frames)` sigmoid activations). `trainable`: which part of the backbone trains, "none"
     (frozen: its batch norms in inference mode), "midend" (the three 1-D convs) or "all". `representation`:
     what the head reads, "all" (front end and cnn1-3, 753 per frame, musicnn's own back end's input) or "cnn"
-    (cnn1-3 alone, 192: transfers better to timbres far from the training ones). `head_units`: the hidden
-    dense layer (0: a linear head). With input "audio" the model takes 16-kHz audio.
+    (cnn1-3 alone, 192: transfers better to timbres far from the training ones). `head_layers` hidden dense
+    layers of `head_units` (0: a linear head). With input "audio" the model takes 16-kHz audio.
     """
 
     features: FeatureConfig = MUSICNN_FEATURES
@@ -517,6 +517,7 @@ class MusicnnHeadConfig(FramesConfig):
     output: str = "clip"
     trainable: str = "none"
     representation: str = "all"
+    head_layers: int = 1
     head_units: int = 256
     dropout: float = 0.5
 
@@ -531,6 +532,7 @@ class MusicnnHeadConfig(FramesConfig):
                 raise ConfigError(f"{name}.{field} must be one of {choices}, got {getattr(self, field)!r}")
         if self.n_bins != 96:
             raise ConfigError(f"{name}: the backbone takes 96 mel bins, got {self.n_bins}")
-        if self.head_units < 0:
-            raise ConfigError(f"{name}.head_units must be >= 0, got {self.head_units}")
+        positive_fields(self, "head_units")
+        if self.head_layers < 0:
+            raise ConfigError(f"{name}.head_layers must be >= 0, got {self.head_layers}")
         rate_fields(self, "dropout")

@@ -210,9 +210,10 @@ def musicnn_head(cfg: MusicnnHeadConfig) -> keras.Model:
         x = layers.Concatenate(name="pools")([layers.GlobalMaxPooling1D(name="max_pool")(x),
                                               layers.GlobalAveragePooling1D(name="mean_pool")(x)])
     x = layers.Dropout(cfg.dropout, name="head_input_dropout")(layers.BatchNormalization(name="head_bn")(x))
-    if cfg.head_units:
-        x = layers.Dense(cfg.head_units, activation="relu", name="head_dense")(x)
-        x = layers.Dropout(cfg.dropout, name="head_dropout")(x)
+    for i in range(cfg.head_layers):
+        suffix = "" if i == 0 else f"_{i + 1}"
+        x = layers.Dense(cfg.head_units, activation="relu", name=f"head_dense{suffix}")(x)
+        x = layers.Dropout(cfg.dropout, name=f"head_dropout{suffix}")(x)
     if cfg.output == "clip":
         out = blocks.classifier_output(x, cfg.n_classes, cfg.multi_label)
     else:
