@@ -44,7 +44,8 @@ def log_mels() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def unpacked_wheel(tmp_path_factory) -> Path:
+def wheel() -> Path:
+    """The musicnn 0.1.0 wheel (downloaded once with pip, never installed); skips where it cannot be had."""
     wheel = Path(os.environ.get("TFAUDIO_MUSICNN_WHEEL", Path.home() / ".cache" / "tfaudio" / "musicnn" / WHEEL))
     if not wheel.is_file():
         wheel.parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +54,11 @@ def unpacked_wheel(tmp_path_factory) -> Path:
                             "-d", str(wheel.parent)], check=True, timeout=300, capture_output=True)
         except (subprocess.SubprocessError, OSError) as e:
             pytest.skip(f"the musicnn wheel cannot be had here: {e}")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def unpacked_wheel(wheel, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("musicnn")
     with zipfile.ZipFile(wheel) as z:
         z.extractall(root, [m for m in z.namelist() if m.startswith("musicnn/") and not m.endswith(".py")])
@@ -118,6 +124,17 @@ def test_the_shipped_weights_are_the_wheels(unpacked_wheel, name):
         for key, value in converted.items():
             assert shipped[key].dtype == np.float32
             np.testing.assert_array_equal(shipped[key], value, err_msg=key)
+
+
+def test_the_converter_command_writes_the_shipped_weights_and_the_notice(wheel, tmp_path):
+    from tfaudio.models.musicnn_convert import main
+
+    assert main([str(wheel), "--out", str(tmp_path / "w"), "--name", "MTT_vgg"]) == 0
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["LICENSE.musicnn", "MTT_vgg.npz"]
+    assert (tmp_path / "w" / "LICENSE.musicnn").read_bytes() == (musicnn.WEIGHTS_DIR / "LICENSE.musicnn").read_bytes()
+    with np.load(tmp_path / "w" / "MTT_vgg.npz") as new, np.load(musicnn.weights_file("MTT_vgg")) as shipped:
+        assert sorted(new.files) == sorted(shipped.files)
+        assert all(np.array_equal(new[k], shipped[k]) for k in shipped.files)
 
 
 def test_the_front_end_is_librosa_log_compressed_mel():

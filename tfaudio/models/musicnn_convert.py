@@ -78,16 +78,16 @@ def checkpoint_prefix(root: Path, name: str) -> str:
 
 def write_weights(source: str | Path, out: str | Path = WEIGHTS_DIR, names: Sequence[str] = tuple(TAGS)) -> list[Path]:
     """Convert the checkpoints `names` of a musicnn wheel (or its unpacked folder) into `out/NAME.npz`
-    (float32, compressed), and write the licence notice beside them."""
+    (float32, compressed), and write the wheel's licence notice beside them as `LICENSE.musicnn`."""
     source, out = Path(source), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory() as tmp:
         root = source
         if source.is_file():
             with zipfile.ZipFile(source) as wheel:
-                members = [m for m in wheel.namelist() if m.startswith("musicnn/") and
-                           (m.split("/")[1] in names or m.endswith("LICENSE.md"))]
-                wheel.extractall(tmp, members + [m for m in wheel.namelist() if m.endswith("LICENSE.md")])
+                wheel.extractall(tmp, [m for m in wheel.namelist() if m.endswith("LICENSE.md") or
+                                       (m.startswith("musicnn/") and m.split("/")[1] in names)])
             root = Path(tmp)
         for name in names:
             architecture = "vgg" if name.endswith("_vgg") else "musicnn"
@@ -95,6 +95,11 @@ def write_weights(source: str | Path, out: str | Path = WEIGHTS_DIR, names: Sequ
             written.append(outputs.atomic_write(out / f"{name}.npz", lambda p, w=weights: np.savez_compressed(p, **w),
                                                 suffix=".npz"))
             log.info("wrote %s (%d arrays, %.1f MB)", written[-1], len(weights), written[-1].stat().st_size / 2**20)
+        notice = sorted(root.glob("*.dist-info/LICENSE.md")) + sorted(root.glob("LICENSE*"))
+        if notice:
+            written.append(outputs.write_bytes(out / "LICENSE.musicnn", notice[0].read_bytes()))
+        else:
+            log.warning("%s: no LICENSE.md found: keep musicnn's ISC notice beside the weights", source)
     return written
 
 
