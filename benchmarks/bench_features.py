@@ -4,7 +4,7 @@ Features (librosa's parameters, tfaudio.features' defaults): log-mel (128 Slaney
 hop 1024, 44.1 kHz, 27.5-20000 Hz, power_to_db ref=1, amin=1e-10, 60-dB floor per item), CQT magnitude
 (192 bins, 24 per octave, fmin 27.5 Hz, hop 1024) and STFT magnitude (n_fft 2048, hop 1024, periodic
 Hann, centred with zero padding). Inputs: 0.348-s windows (15360 samples) and 3-s clips (132300
-samples) of rendered instrument phrases (tfaudio.corpus, the default TimGM6mb SoundFont), the same
+samples) of rendered instrument phrases (tfaudio.data.corpus, the default TimGM6mb SoundFont), the same
 float32 arrays for every row.
 
 Rows, per feature and input: librosa one call per item (as a user would; the mel filterbank is rebuilt
@@ -79,7 +79,7 @@ def render_audio(n_items: int, samples: int, seed: int) -> tuple[np.ndarray, str
     (the 8 Medley-Solos-DB classes), each phrase peak-normalised to 0.8. Falls back to numpy-synthesised
     harmonic notes when the renderer (tinysoundfont) is missing."""
     try:
-        from tfaudio.corpus import DEFAULT_INSTRUMENTS, render_phrase
+        from tfaudio.data.corpus import DEFAULT_INSTRUMENTS, render_phrase
 
         names = [i.name for i in DEFAULT_INSTRUMENTS]
         per_phrase = -(-n_items // len(names))
@@ -88,7 +88,7 @@ def render_audio(n_items: int, samples: int, seed: int) -> tuple[np.ndarray, str
             y = render_phrase(name, seconds=per_phrase * samples / SR + 0.05, sr=SR, seed=seed + k)
             items += [y[j * samples:(j + 1) * samples] for j in range(per_phrase)]
         return np.stack(items[:n_items]).astype(np.float32), "rendered phrases of the 8 Medley-Solos-DB " \
-                                                              "instruments (tfaudio.corpus, TimGM6mb)"
+                                                              "instruments (tfaudio.data.corpus, TimGM6mb)"
     except Exception as exc:  # noqa: BLE001 - the benchmark still runs without the renderer
         print(f"(no rendered audio: {exc}; synthesising harmonic notes)", file=sys.stderr)
         return _synth_notes(n_items, samples, seed), "numpy-synthesised harmonic notes (renderer missing)"

@@ -34,7 +34,8 @@ def make_file(path: str, minutes: float) -> None:
     """A long 16-bit WAV of rendered instruments (in a child process: TensorFlow stays out of this one)."""
     code = f"""
 import numpy as np, soundfile as sf, tempfile
-from tfaudio import corpus, datasets, audio
+from tfaudio.data import corpus, datasets
+from tfaudio.io import audio
 with tempfile.TemporaryDirectory() as tmp:
     corpus.render_corpus(tmp, per_class=4, seed=1, sr={SR}, n_samples=3 * {SR}, progress=False)
     clips = [audio.load(r.path, sr={SR})[0] for r in datasets.medley_solos_db(tmp, subset="training")]

@@ -5,7 +5,7 @@ Each side runs in its own process, on the same pool of decoded 0.348-s windows a
 - the seed's loop (Neuroment): per mix, in Python, numpy mixing, librosa log-mel of the mix and
   librosa RMS of each stem (`benchmarks/seed_loop.py`), warmed up and timed in a process that never
   imports TensorFlow, before any TensorFlow process starts;
-- `tfaudio.data.mixtures`: the tf.data path (log-mel + activation labels, batch 32);
+- `tfaudio.data.pipeline.mixtures`: the tf.data path (log-mel + activation labels, batch 32);
 - the on-device path (`train.mixing: device`): `make_batch` on seed batches in one XLA-compiled function;
 - training the activation CNN: fed by the tf.data path or mixing inside the compiled step, at float32
   and mixed_bfloat16;
@@ -53,7 +53,7 @@ def _run_stage(stage: str, folder: str, args: argparse.Namespace) -> dict:
 
 def stage_pool(folder: str, args: argparse.Namespace) -> dict:
     """Render the corpus and save its window pool as .npy (a TensorFlow process)."""
-    from tfaudio import corpus, data, datasets
+    from tfaudio.data import corpus, pipeline, datasets
     from tfaudio.config import MixConfig
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,7 +61,7 @@ def stage_pool(folder: str, args: argparse.Namespace) -> dict:
                              progress=False)
         records = datasets.medley_solos_db(tmp, subset="training")
         classes = datasets.classes_of(records)
-        pool = data.window_pool(records, classes, SR, MixConfig())
+        pool = pipeline.window_pool(records, classes, SR, MixConfig())
     np.save(os.path.join(folder, "pool.npy"), pool.audio.numpy())
     np.save(os.path.join(folder, "offsets.npy"), pool.offsets.numpy())
     np.save(os.path.join(folder, "counts.npy"), pool.counts.numpy())
@@ -73,11 +73,11 @@ def stage_pool(folder: str, args: argparse.Namespace) -> dict:
 def _load_pool(folder: str):
     import tensorflow as tf
 
-    from tfaudio import data
+    from tfaudio.data import pipeline
 
     with open(os.path.join(folder, "classes.json")) as f:
         classes = json.load(f)
-    return data.WindowPool(tf.Variable(np.load(os.path.join(folder, "pool.npy")), trainable=False),
+    return pipeline.WindowPool(tf.Variable(np.load(os.path.join(folder, "pool.npy")), trainable=False),
                            tf.constant(np.load(os.path.join(folder, "offsets.npy"))),
                            tf.constant(np.load(os.path.join(folder, "counts.npy"))), classes)
 
@@ -98,14 +98,14 @@ def stage_mixing(folder: str, args: argparse.Namespace) -> dict:
     """The tf.data path and the compiled on-device generator, mixes/s."""
     import tensorflow as tf
 
-    from tfaudio import data, device_mixing
+    from tfaudio.data import pipeline, device_mixing
     from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
 
     pool, mix, feats = _load_pool(folder), MixConfig(), FeatureConfig(kind="log_mel", sr=SR)
     batches = 40 if args.quick else 150
-    ds = data.for_training(data.mixtures([], pool.classes, mix, seed=0, features=feats, batch_size=BATCH, pool=pool))
+    ds = pipeline.for_training(pipeline.mixtures([], pool.classes, mix, seed=0, features=feats, batch_size=BATCH, pool=pool))
     out = {"pipeline": _time_iter(iter(ds), batches, args.repeats)}
-    make = tf.function(lambda s: data.make_batch(pool, mix, feats, AugmentConfig(), s, keep_audio=False),
+    make = tf.function(lambda s: pipeline.make_batch(pool, mix, feats, AugmentConfig(), s, keep_audio=False),
                        jit_compile=True)
     seeds = iter(device_mixing.seed_batches(0, BATCH))
 
@@ -122,7 +122,8 @@ def stage_training(folder: str, args: argparse.Namespace) -> dict:
     """Activation-CNN training, mixes/s: tf.data-fed or mixing in the step, float32 and mixed_bfloat16."""
     import keras
 
-    from tfaudio import data, device_mixing, models
+    from tfaudio import models
+    from tfaudio.data import pipeline, device_mixing
     from tfaudio.config import FeatureConfig, MixConfig
 
     pool, mix, feats = _load_pool(folder), MixConfig(), FeatureConfig(kind="log_mel", sr=SR)
@@ -139,7 +140,7 @@ def stage_training(folder: str, args: argparse.Namespace) -> dict:
                 fit_model.compile(optimizer="adamw", loss="binary_crossentropy", jit_compile=True)
             else:
                 fit_model = model
-                ds = data.for_training(data.mixtures([], pool.classes, mix, seed=0, features=feats,
+                ds = pipeline.for_training(pipeline.mixtures([], pool.classes, mix, seed=0, features=feats,
                                                      batch_size=BATCH, pool=pool))
                 fit_model.compile(optimizer="adamw", loss="binary_crossentropy")
             fit_model.fit(ds, steps_per_epoch=10, epochs=1, verbose=0)  # warm-up: tracing, compiling
@@ -170,26 +171,26 @@ def stage_breakdown(folder: str, args: argparse.Namespace) -> dict:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from tfaudio import data
+    from tfaudio.data import pipeline
     from tfaudio.features import spectral
     from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
 
     pool, mix, feats = _load_pool(folder), MixConfig(), FeatureConfig(kind="log_mel", sr=SR)
-    seeds = data.mix_seeds(0, BATCH).batch(BATCH).get_single_element()
-    audio = data.mix_batch(pool, mix, seeds, stems=False)["audio"]
+    seeds = pipeline.mix_seeds(0, BATCH).batch(BATCH).get_single_element()
+    audio = pipeline.mix_batch(pool, mix, seeds, stems=False)["audio"]
     spectrum = spectral._spectrum(audio, 2048, 1024, True, 2.0)
     blocks = spectral._mel_blocks(*spectral._mel_args(SR, 2048, 128, 27.5, 20000.0, False, "slaney"))
     mel = spectral._mel_project(spectrum, blocks)
     stages = {
-        "draws (counts, classes, rows, levels)": (lambda s: data._mix_draws(pool, mix, s), seeds),
-        "mixing (gather + weighted sum)": (lambda s: data.mix_batch(pool, mix, s, stems=False)["audio"], seeds),
+        "draws (counts, classes, rows, levels)": (lambda s: pipeline._mix_draws(pool, mix, s), seeds),
+        "mixing (gather + weighted sum)": (lambda s: pipeline.mix_batch(pool, mix, s, stems=False)["audio"], seeds),
         "activation labels (from the pool's RMS)": (
-            lambda s: data.mix_batch(pool, mix, s, stems=False, activations=(2048, 1024))["activations"], seeds),
+            lambda s: pipeline.mix_batch(pool, mix, s, stems=False, activations=(2048, 1024))["activations"], seeds),
         "STFT power (pad, frame, window, FFT, |.|^2)": (lambda y: spectral._spectrum(y, 2048, 1024, True, 2.0), audio),
         "  of which the FFT alone": (lambda y: tf.signal.rfft(tf.signal.frame(y, 2048, 1024)), audio),
         "mel projection (block-sparse)": (lambda s: spectral._mel_project(s, blocks), spectrum),
         "dB and floor": (lambda m: spectral._to_db(m, 10.0, 1.0, 1e-10, 60.0), mel),
-        "whole batch (make_batch)": (lambda s: data.make_batch(pool, mix, feats, AugmentConfig(), s,
+        "whole batch (make_batch)": (lambda s: pipeline.make_batch(pool, mix, feats, AugmentConfig(), s,
                                                                keep_audio=False), seeds),
     }
     out = {}
@@ -248,7 +249,7 @@ def main() -> None:
 
     base = seed["median"]
     rows = [("seed's loop: numpy + librosa, one mix at a time (warmed, no TensorFlow in the process)", seed),
-            ("tfaudio.data.mixtures: tf.data, whole batches (log-mel + activations)", mixing["pipeline"]),
+            ("tfaudio.data.pipeline.mixtures: tf.data, whole batches (log-mel + activations)", mixing["pipeline"]),
             ("on-device path: make_batch in one XLA-compiled function (log-mel + activations)", mixing["device"])]
     rows += [(f"activation CNN training, {name}", s) for name, s in training.items()]
     lines = ["| what | mixes/s, median (min–max) | × seed's loop (median) |", "|---|---:|---:|"]

@@ -54,7 +54,7 @@ getattr(cli, "_import_tensorflow_quietly", lambda: __import__("tensorflow"))()
 mark("import tensorflow (+ device discovery, as the CLI does it)")
 import keras, tfaudio.features, tfaudio.models
 mark("import keras + tfaudio features/models")
-from tfaudio.run import open_run
+from tfaudio.deploy.loading import open_run
 model, spec = open_run(sys.argv[1])
 mark("load the model (open_run)")
 from tfaudio.inference import predict_file, write_prediction
@@ -78,7 +78,7 @@ def write_wavs(folder: Path, n: int) -> list[Path]:
     import soundfile as sf
 
     try:
-        from tfaudio.corpus import render_phrase
+        from tfaudio.data.corpus import render_phrase
 
         y = np.concatenate([render_phrase(name, seconds=n / 2 + 1, sr=SR, seed=3) for name in ("piano", "violin")])
     except Exception as exc:  # noqa: BLE001

@@ -16,7 +16,7 @@ Methods (rows of the table):
   - ``musicnn:MSD_musicnn``, ``musicnn:MTT_musicnn``: the frozen backbone (`tfaudio.models.musicnn.load`) at
     16 kHz, max and mean temporal pools of its last mid-end feature map concatenated (1,506 values);
 * ``shipped:NAME``: the shipped pretrained model, scored with the project's clip protocol
-  (`tfaudio.evaluate.clip_examples` + `evaluate_run`: its own windows at a 50 % hop, probabilities averaged per
+  (`tfaudio.evaluation.evaluate.clip_examples` + `evaluate_run`: its own windows at a 50 % hop, probabilities averaged per
   file). It is not refitted: folds whose SoundFont it trained on (its config's `data.soundfonts`) are marked
   ``trained`` and the one it was selected on (`data.val_soundfonts`) ``selected``; its worst and mean are over
   the folds it never trained on.
@@ -33,7 +33,7 @@ Tasks:
 * ``--task activations`` (`--clips`: the msdb corpus; `--songs`: songs with per-instrument stems of each
   SoundFont, `tfaudio evaluate --format stems`'s layout): frame-level detection. Per fold, a fixed, seeded set
   of `--mixes` (1,500) mixes of 1-4 instruments is drawn from the other three SoundFonts' clips with the
-  project's own mixing and labels (`tfaudio.data.window_pool` + `mix_batch`, `MixConfig`'s defaults, no
+  project's own mixing and labels (`tfaudio.data.pipeline.window_pool` + `mix_batch`, `MixConfig`'s defaults, no
   augmentation) in 47,616-sample windows at 16 kHz (187 frames of 256 samples; activations in [0, 1] from the
   stems' framed RMS in a 60-dB range); `--frames-per-mix` (40) random frames of each are embedded and a
   one-vs-rest probe is fitted on targets activation >= 0.5 (60,000 frames a fold). Frame embedders:
@@ -42,10 +42,10 @@ Tasks:
   per frame: 192 values). The held-out SoundFont's songs are resampled to 16 kHz, cut into the project's
   activation windows (47,616 samples every 23,808, the last zero-padded), embedded, scored per frame by the
   probe and stitched by `tfaudio.inference.plan.overlap_add`; reference activations come from the stems at
-  the same frames (`tfaudio.evaluate.song_reference`) and every metric from `tfaudio.evaluate.song_metrics`,
+  the same frames (`tfaudio.evaluation.evaluate.song_reference`) and every metric from `tfaudio.evaluation.evaluate.song_metrics`,
   as `tfaudio evaluate --format stems` computes them. Reported: frame LRAP and ``polyphonic_recall`` (playing
   instruments found >= 0.5 in frames where two or more play), worst by LRAP. Shipped and recipe runs are
-  scored with `tfaudio.evaluate.evaluate_songs` at their own rate and hop.
+  scored with `tfaudio.evaluation.evaluate.evaluate_songs` at their own rate and hop.
 
 Data (rendered outside the repository)::
 
@@ -222,7 +222,7 @@ def make_embedder(name: str, window_seconds: float) -> Embedder:
 
 def file_windows(path: str, sr: int, window: int) -> np.ndarray:
     """A file as windows `(n, window)` at `sr`: 50 % hop, the last zero-padded (`tfaudio.inference.plan`)."""
-    from tfaudio.audio import load
+    from tfaudio.io.audio import load
     from tfaudio.inference.plan import WindowPlan, plan_windows
 
     y, _ = load(path, sr=sr)
@@ -243,7 +243,7 @@ def embed(embedder: Embedder, records: Sequence[Any], corpus: str,
           cache: Path) -> tuple[np.ndarray, np.ndarray, float]:
     """Window features of `records`, computed once and cached: (features `(windows, d)`, file index `(windows,)`,
     seconds the embedding took, 0 when cached)."""
-    from tfaudio.outputs import atomic_write
+    from tfaudio.io.outputs import atomic_write
 
     key = _cache_key(embedder, corpus, records)
     feats, index = cache / f"{key}.npy", cache / f"{key}.index.npy"
@@ -319,14 +319,14 @@ def summarise(task: str, m: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_clips(root: str):
-    from tfaudio import datasets
+    from tfaudio.data import datasets
 
     records = list(datasets.medley_solos_db(root))
     return records, datasets.classes_of(records)
 
 
 def load_excerpts(root: str, soundfonts: Sequence[str]) -> dict[str, list]:
-    from tfaudio import datasets
+    from tfaudio.data import datasets
 
     out = {}
     for sf in soundfonts:
@@ -340,8 +340,8 @@ def load_excerpts(root: str, soundfonts: Sequence[str]) -> dict[str, list]:
 def probe_folds(task: str, embedder: Embedder, clips: list, classes: list[str], excerpts: dict | None,
                 soundfonts: Sequence[str], cache: Path, corpus: str) -> dict[str, Any]:
     """One embedder, every LOSO fold: {"folds": {sf: metrics}, "seconds": {...}}."""
-    from tfaudio.datasets import encode_labels
-    from tfaudio.evaluate import classification_metrics
+    from tfaudio.data.datasets import encode_labels
+    from tfaudio.evaluation.evaluate import classification_metrics
 
     x, owner, t_embed = embed(embedder, clips, corpus, cache)
     if not np.array_equal(owner, np.arange(len(clips))):
@@ -372,10 +372,10 @@ def probe_folds(task: str, embedder: Embedder, clips: list, classes: list[str], 
 
 def score_run(task: str, loaded: Any, sf: str, clips: list, excerpts: dict | None,
               songs: dict | None) -> dict[str, Any]:
-    """A loaded run (`tfaudio.run.open_model`) on SoundFont `sf`'s clips (msdb) or excerpts (irmas) with the
+    """A loaded run (`tfaudio.deploy.loading.open_model`) on SoundFont `sf`'s clips (msdb) or excerpts (irmas) with the
     project's clip protocol, or on its songs (activations) with `tfaudio evaluate --format stems`'s
     `evaluate_songs`."""
-    from tfaudio.evaluate import clip_examples, evaluate_run, evaluate_songs
+    from tfaudio.evaluation.evaluate import clip_examples, evaluate_run, evaluate_songs
 
     if task == "activations":
         return evaluate_songs(loaded.model, loaded.spec, songs[sf])
@@ -387,7 +387,7 @@ def score_run(task: str, loaded: Any, sf: str, clips: list, excerpts: dict | Non
 
 def trained_soundfonts(data_cfg: dict[str, Any]) -> list[str]:
     """The SoundFonts a run's config trained on: `data.soundfonts`, or the corpus default when it is empty."""
-    from tfaudio.corpus import DEFAULT_SOUNDFONT
+    from tfaudio.data.corpus import DEFAULT_SOUNDFONT
 
     sfs = list(data_cfg.get("soundfonts") or [])
     return sfs or ([DEFAULT_SOUNDFONT] if data_cfg.get("format") == "corpus" else [])
@@ -397,7 +397,7 @@ def shipped_folds(task: str, name: str, clips: list, excerpts: dict | None, soun
                   songs: dict | None = None) -> dict[str, Any]:
     """The shipped model `name` on every SoundFont's clips (msdb), excerpts (irmas) or songs (activations),
     its own protocol (`score_run`)."""
-    from tfaudio.run import open_model
+    from tfaudio.deploy.loading import open_model
 
     loaded = open_model(name)
     data_cfg = (loaded.config or {}).get("data", {})
@@ -419,7 +419,7 @@ def recipe_folds(task: str, template: str, clips: list, excerpts: dict | None, s
     """A recipe's own LOSO: for each SoundFont, the run `template.format(sf=SF)` (trained with
     `data.test_soundfonts=[SF]`, checked in its config) scored on that SoundFont's clips, excerpts or songs
     (`score_run`)."""
-    from tfaudio.run import open_model
+    from tfaudio.deploy.loading import open_model
 
     t, folds, runs = time.perf_counter(), {}, {}
     for sf in soundfonts:
@@ -512,7 +512,7 @@ def make_frames_embedder(name: str) -> Embedder:
 
 def _cached(path: Path, compute: Callable[[], dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], bool]:
     """Arrays saved in one .npz at `path` (atomically), computed once: (arrays, whether they were cached)."""
-    from tfaudio.outputs import atomic_write
+    from tfaudio.io.outputs import atomic_write
 
     if path.is_file():
         with np.load(path) as z:
@@ -538,11 +538,11 @@ def hash_text(text: str) -> str:
 def frame_training_set(embedder: Embedder, records: Sequence[Any], classes: list[str], n_mixes: int,
                        frames_per_mix: int, seed: int, cache: Path, tag: str,
                        batch: int = 50) -> tuple[np.ndarray, np.ndarray, float]:
-    """A fixed, seeded set of `n_mixes` mixes of `records` (`tfaudio.data.window_pool` + `mix_batch`, stateless
+    """A fixed, seeded set of `n_mixes` mixes of `records` (`tfaudio.data.pipeline.window_pool` + `mix_batch`, stateless
     seeds from `mix_seeds(seed)`, no augmentation), embedded per frame, with `frames_per_mix` frames of each
     drawn at random (seeded): (features `(n_mixes * frames_per_mix, d)`, activations `(same, classes)` in
     [0, 1] from the stems' framed RMS, seconds spent, 0 when cached)."""
-    from tfaudio import data
+    from tfaudio.data import pipeline
 
     hop, n_fft = FRAMES["hop_length"], FRAMES["n_fft"]
     frames = n_window_frames(embedder.window)
@@ -550,13 +550,13 @@ def frame_training_set(embedder: Embedder, records: Sequence[Any], classes: list
     key = _cache_key(embedder, f"{tag}-mixes{n_mixes}x{frames_per_mix}-seed{seed}-{hash_text(repr(mix))}", records)
 
     def compute() -> dict[str, np.ndarray]:
-        pool = data.window_pool(records, classes, embedder.sr, mix)
-        seeds = np.stack(list(data.mix_seeds(seed, n_mixes, rerandomize=False).as_numpy_iterator()))
+        pool = pipeline.window_pool(records, classes, embedder.sr, mix)
+        seeds = np.stack(list(pipeline.mix_seeds(seed, n_mixes, rerandomize=False).as_numpy_iterator()))
         pick = np.random.default_rng(seed).permuted(np.tile(np.arange(frames), (n_mixes, 1)), axis=1)
         pick = pick[:, :frames_per_mix]
         xs, ys = [], []
         for i in range(0, n_mixes, batch):
-            ex = data.mix_batch(pool, mix, seeds[i:i + batch], stems=False, activations=(n_fft, hop))
+            ex = pipeline.mix_batch(pool, mix, seeds[i:i + batch], stems=False, activations=(n_fft, hop))
             x = embedder.fn(ex["audio"].numpy())  # (b, frames, d)
             if x.shape[1] != frames:
                 raise SystemExit(f"transfer.py: error: {embedder.name} gives {x.shape[1]} frames a window, "
@@ -578,7 +578,7 @@ def frame_training_set(embedder: Embedder, records: Sequence[Any], classes: list
 def song_spec(classes: Sequence[str], window: int):
     """The `RunSpec` the probes' songs are scored with: 16 kHz, frames of 512 samples every 256 (centred)."""
     from tfaudio.config import FeatureConfig
-    from tfaudio.run import RunSpec
+    from tfaudio.spec import RunSpec
 
     s = FRAMES
     feats = FeatureConfig(kind="log10_mel", sr=s["sr"], n_fft=s["n_fft"], hop_length=s["hop_length"],
@@ -591,7 +591,7 @@ def song_features(embedder: Embedder, records: Sequence[Any], spec: Any, cache: 
     """Every song's mix at 16 kHz in the project's activation windows (`tfaudio.inference.plan`: 187-frame
     windows every 93 frames, the last zero-padded), embedded per frame: (features `(windows, frames, d)`,
     song index `(windows,)`, seconds spent, 0 when cached)."""
-    from tfaudio.audio import load
+    from tfaudio.io.audio import load
     from tfaudio.inference.plan import plan_windows, window_plan
 
     plan = window_plan(spec)
@@ -617,8 +617,8 @@ def probe_songs(probe: Any, x: np.ndarray, owner: np.ndarray, records: Sequence[
     (`song_reference`, at the same frames), and `song_metrics` computes every metric."""
     import tensorflow as tf
 
-    from tfaudio.audio import load
-    from tfaudio.evaluate import Song, song_metrics, song_reference
+    from tfaudio.io.audio import load
+    from tfaudio.evaluation.evaluate import Song, song_metrics, song_reference
     from tfaudio.inference.plan import overlap_add, window_plan
 
     plan = window_plan(spec)
@@ -665,9 +665,9 @@ def activation_probe_folds(embedder: Embedder, clips: list, classes: list[str], 
 
 
 def load_songs(template: str, soundfonts: Sequence[str]) -> dict[str, list]:
-    """Songs with stems (`tfaudio.datasets.from_stems`) of each SoundFont: `template` with {sf}, or a folder
+    """Songs with stems (`tfaudio.data.datasets.from_stems`) of each SoundFont: `template` with {sf}, or a folder
     holding one folder per SoundFont, named by it."""
-    from tfaudio import datasets
+    from tfaudio.data import datasets
 
     out = {}
     for sf in soundfonts:
@@ -795,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
                       song_windows="47,616 samples every 23,808 (93 frames), Hann-weighted overlap-add "
                                    "(tfaudio.inference.plan)")
     if args.out:
-        from tfaudio.outputs import write_text
+        from tfaudio.io.outputs import write_text
 
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         write_text(args.out, json.dumps(result, indent=1) + "\n")

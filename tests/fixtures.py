@@ -36,7 +36,7 @@ def silence(seconds: float = 1.0, sr: int = SR) -> np.ndarray:
 
 @functools.lru_cache(maxsize=32)
 def _instrument(name: str, seconds: float, sr: int, seed: int) -> np.ndarray:
-    from tfaudio.corpus import render_phrase
+    from tfaudio.data.corpus import render_phrase
 
     return render_phrase(name, seconds=seconds, sr=sr, seed=seed)
 

@@ -3,7 +3,7 @@
 The rule under test: every bad input gives ONE line naming the file and the problem (the CLI prints
 ``tfaudio: error: PATH: problem`` on stderr), never a traceback; the command's other inputs are still
 processed; nothing already written is lost. The same file gets the same problem text from
-`tfaudio.audio.load`, from `tfaudio predict` and from `tfaudio data summary`.
+`tfaudio.io.audio.load`, from `tfaudio predict` and from `tfaudio data summary`.
 
 One tiny activation run is trained per module (as in test_commands.py); all audio is <= 1 s.
 """
@@ -28,8 +28,10 @@ import pytest
 import soundfile as sf
 
 from tests import fixtures
-from tfaudio import cli, datasets, headers, outputs
-from tfaudio.audio import load
+from tfaudio import cli
+from tfaudio.data import datasets
+from tfaudio.io import headers, outputs
+from tfaudio.io.audio import load
 from tfaudio.errors import AudioFileError
 
 ERR = "tfaudio: error: "
@@ -176,7 +178,7 @@ def spec(run):
 
 @pytest.fixture(scope="module")
 def model_spec(run):
-    from tfaudio.run import open_run
+    from tfaudio.deploy.loading import open_run
 
     return open_run(run)
 
@@ -763,7 +765,7 @@ def test_real_command_prints_one_line_per_damaged_file(run, damaged, tmp_path):
     assert (out / "good.npy").is_file() and (out / "good.csv").is_file()
 
 
-# ------------------------------------------------------------- SavedModels are programs (tfaudio.trust)
+# ------------------------------------------------------------- SavedModels are programs (tfaudio.deploy.trust)
 
 
 def _evil_saved_model(folder: Path, target: Path) -> Path:
@@ -771,9 +773,9 @@ def _evil_saved_model(folder: Path, target: Path) -> Path:
     metadata.json copied into assets/ (so it looks like an export)."""
     import tensorflow as tf
 
-    from tfaudio import export
+    from tfaudio.deploy import metadata
     from tfaudio.config import FeatureConfig
-    from tfaudio.run import RunSpec
+    from tfaudio.spec import RunSpec
 
     class Evil(tf.saved_model.experimental.TrackableResource):
         def _create_resource(self):
@@ -794,7 +796,7 @@ def _evil_saved_model(folder: Path, target: Path) -> Path:
     out = folder / "evil_model"
     tf.saved_model.save(module, str(out), signatures={"serving_default": serve.get_concrete_function()})
     feats = FeatureConfig(kind="log_mel", sr=16000, n_fft=512, hop_length=256, n_mels=16, fmax=8000)
-    meta = export.metadata(RunSpec("single_label", ("piano", "violin", "flute"), feats, feats.window_samples(8)))
+    meta = metadata.metadata(RunSpec("single_label", ("piano", "violin", "flute"), feats, feats.window_samples(8)))
     (out / "assets").mkdir(exist_ok=True)
     (out / "assets" / "metadata.json").write_text(json.dumps(meta))
     target.unlink(missing_ok=True)
@@ -825,8 +827,8 @@ def test_a_saved_model_that_writes_a_file_is_refused_and_nothing_is_written(evil
 
 def test_trust_model_skips_the_check(evil, capsys):
     """With --trust-model (trust=True) the user takes the SavedModel as it is, and it runs its code."""
-    from tfaudio.run import open_model
-    from tfaudio.trust import UntrustedModelError
+    from tfaudio.deploy.loading import open_model
+    from tfaudio.deploy.trust import UntrustedModelError
 
     model, target = evil
     with pytest.raises(UntrustedModelError, match="WriteFile"):
@@ -840,15 +842,17 @@ def test_trust_model_skips_the_check(evil, capsys):
 def test_tfaudio_exports_pass_the_check_and_the_allow_list_has_no_io_ops(tmp_path):
     import keras
 
-    from tfaudio import export, models, trust
+    from tfaudio import models
+    from tfaudio.deploy import savedmodel, trust
     from tfaudio.config import FeatureConfig
-    from tfaudio.run import RunSpec, open_model
+    from tfaudio.spec import RunSpec
+    from tfaudio.deploy.loading import open_model
 
     assert not trust.ALLOWED_OPS & trust.FORBIDDEN_OPS
     feats = FeatureConfig(kind="log_mel", sr=8000, n_fft=256, hop_length=128, n_mels=16, fmin=0.0, fmax=4000.0)
     keras.utils.set_random_seed(0)
     net = models.build("activation_cnn", n_instruments=3, n_frames=4, features=feats, filters=(2, 2, 2))
-    out = export.export_saved_model(net, RunSpec("activation", ("a", "b", "c"), feats, feats.window_samples(4)),
+    out = savedmodel.export_saved_model(net, RunSpec("activation", ("a", "b", "c"), feats, feats.window_samples(4)),
                                     tmp_path / "exported")
     ops = trust.saved_model_ops(out)
     assert "RFFT" in ops and "HashTableV2" in ops and set(ops) <= trust.ALLOWED_OPS
@@ -864,7 +868,7 @@ def _every_export():
     from tests.test_models import TINY
     from tfaudio import models
     from tfaudio.config import FeatureConfig
-    from tfaudio.run import RunSpec
+    from tfaudio.spec import RunSpec
 
     f = FeatureConfig(kind="log_mel", sr=8000, n_fft=256, hop_length=128, n_mels=16, fmin=0.0, fmax=4000.0,
                       n_mfcc=8, n_bins=24, bins_per_octave=12)
@@ -908,13 +912,13 @@ def _every_export():
 
 @pytest.mark.slow
 def test_the_allow_list_is_what_the_exporter_emits(tmp_path):
-    """`tfaudio.trust.ALLOWED_OPS` is generated here: the ops of SavedModel exports of every registered model
-    and feature kind. When TensorFlow or a model changes, paste the printed set into tfaudio/trust.py."""
-    from tfaudio import export, trust
+    """`tfaudio.deploy.trust.ALLOWED_OPS` is generated here: the ops of SavedModel exports of every registered model
+    and feature kind. When TensorFlow or a model changes, paste the printed set into tfaudio/deploy/trust.py."""
+    from tfaudio.deploy import savedmodel, trust
 
     emitted: dict[str, str] = {}
     for i, (name, net, spec) in enumerate(_every_export()):
-        out = export.export_saved_model(net, spec, tmp_path / f"m{i}")
+        out = savedmodel.export_saved_model(net, spec, tmp_path / f"m{i}")
         for op in trust.saved_model_ops(out):
             emitted.setdefault(op, f"{name} ({spec.features.kind})")
         shutil.rmtree(out)
@@ -1073,14 +1077,14 @@ def test_a_plain_keras_model_with_a_copied_tfaudio_json_is_one_line_naming_it(ru
 
     import keras
 
-    from tfaudio import export
+    from tfaudio.deploy import metadata
 
     exported = tmp_path / "real.keras"
     assert cli.main(["export", str(run), "--format", "keras", "--out", str(exported)]) == 0
     plain = tmp_path / "plain.keras"
     keras.Sequential([keras.Input((10,)), keras.layers.Dense(2)]).save(plain)
     with zipfile.ZipFile(exported) as z, zipfile.ZipFile(plain, "a") as out:
-        out.writestr(export.KERAS_ENTRY, z.read(export.KERAS_ENTRY))
+        out.writestr(metadata.KERAS_ENTRY, z.read(metadata.KERAS_ENTRY))
     wav = fixtures.write_audio(tmp_path / "x.wav", np.zeros(8000, np.float32), 16000)
     capsys.readouterr()
     for argv in (["predict", plain, wav, "--out", tmp_path / "o"], ["info", plain]):

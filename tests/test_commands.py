@@ -9,7 +9,8 @@ import soundfile as sf
 import tensorflow as tf
 
 from tests import fixtures
-from tfaudio import cli, corpus
+from tfaudio import cli
+from tfaudio.data import corpus
 
 TINY = ["data.per_class=3", "train.epochs=1", "train.steps_per_epoch=2", "train.validation_steps=1",
         "train.batch_size=4", "train.verbose=0"]
@@ -66,7 +67,7 @@ def test_export_matches_predict(activation_run, sequence_files, tmp_path):
     assert meta["sr"] == 44100 and meta["task"] == "activation"
     loaded = tf.saved_model.load(str(out))
     y, sr = sf.read(sequence_files / "seq48k.wav", dtype="float32")
-    from tfaudio.audio import load
+    from tfaudio.io.audio import load
 
     y44, _ = load(sequence_files / "seq48k.wav", sr=44100)
     got = loaded.signatures["serving_default"](waveform=tf.constant(y44[None]))["activations"].numpy()[0]

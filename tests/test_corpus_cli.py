@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from tests import fixtures
-from tfaudio import cli, corpus, datasets
+from tfaudio import cli
+from tfaudio.data import corpus, datasets
 
 
 def test_render_corpus_reads_back_with_the_right_counts(tmp_path):

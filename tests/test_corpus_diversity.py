@@ -13,7 +13,8 @@ import pytest
 import soundfile as sf
 
 from tests import fixtures
-from tfaudio import cli, corpus, datasets
+from tfaudio import cli
+from tfaudio.data import corpus, datasets
 from tfaudio.errors import TfaudioError
 
 GMBANK = Path(corpus.SOUNDFONTS["gmbank"].path)

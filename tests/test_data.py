@@ -8,27 +8,27 @@ import pytest
 import tensorflow as tf
 
 from tests import fixtures
-from tfaudio import data, datasets
+from tfaudio.data import pipeline, datasets
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
-from tfaudio.datasets import Record
+from tfaudio.data.datasets import Record
 
 K = 8
 WIN = 15360
 
 
-def _pool(k: int = K, per_class: int = 5, length: int = WIN, seed: int = 0) -> data.WindowPool:
+def _pool(k: int = K, per_class: int = 5, length: int = WIN, seed: int = 0) -> pipeline.WindowPool:
     """A pool whose windows are noise at a known level, class by class."""
     rng = np.random.default_rng(seed)
     audio = (0.5 * rng.standard_normal((k * per_class, length))).astype(np.float32)
     counts = np.full(k, per_class, np.int32)
     offsets = np.arange(k, dtype=np.int32) * per_class
-    return data.WindowPool(tf.Variable(audio, trainable=False), tf.constant(offsets), tf.constant(counts),
+    return pipeline.WindowPool(tf.Variable(audio, trainable=False), tf.constant(offsets), tf.constant(counts),
                            [f"c{i}" for i in range(k)])
 
 
 def _raw_mixes(n: int, mix: MixConfig = MixConfig(window=64), seed: int = 0, pool=None):
     pool = pool or _pool(length=mix.window)
-    ds = data.mix_seeds(seed, n).map(lambda s: data.mix_from_seed(pool, mix, s)).batch(n)
+    ds = pipeline.mix_seeds(seed, n).map(lambda s: pipeline.mix_from_seed(pool, mix, s)).batch(n)
     return {k: v.numpy() for k, v in ds.get_single_element().items()}
 
 
@@ -69,7 +69,7 @@ def test_mixing_statistics():
 def test_mix_audio_is_the_sum_of_scaled_stems():
     pool = _pool()
     mix = MixConfig()
-    ds = data.mix_seeds(3, 20).map(lambda s: data.mix_from_seed(pool, mix, s))
+    ds = pipeline.mix_seeds(3, 20).map(lambda s: pipeline.mix_from_seed(pool, mix, s))
     for ex in ds.as_numpy_iterator():
         np.testing.assert_allclose(ex["stems"].sum(0), ex["audio"], atol=1e-5)
         present = ex["labels"] > 0
@@ -89,11 +89,11 @@ def test_same_seed_same_mixes_and_new_mixes_every_epoch():
         np.testing.assert_array_equal(a[k], b[k])
     assert not np.array_equal(a["audio"], c["audio"])
     pool = _pool()
-    ds = data.mix_seeds(5, 10).map(lambda s: data.mix_from_seed(pool, MixConfig(), s)["audio"])
+    ds = pipeline.mix_seeds(5, 10).map(lambda s: pipeline.mix_from_seed(pool, MixConfig(), s)["audio"])
     epoch1 = np.stack(list(ds.as_numpy_iterator()))
     epoch2 = np.stack(list(ds.as_numpy_iterator()))
     assert not np.allclose(epoch1, epoch2)
-    ds_again = data.mix_seeds(5, 10).map(lambda s: data.mix_from_seed(pool, MixConfig(), s)["audio"])
+    ds_again = pipeline.mix_seeds(5, 10).map(lambda s: pipeline.mix_from_seed(pool, MixConfig(), s)["audio"])
     np.testing.assert_array_equal(np.stack(list(ds_again.as_numpy_iterator())), epoch1)
 
 
@@ -104,8 +104,8 @@ def test_single_instrument_mode():
 
 def test_balance_caps_oversampling(caplog):
     recs = [Record(f"/{c}/{i}.wav", (c,)) for c, n in (("a", 10), ("b", 100), ("c", 30)) for i in range(n)]
-    with caplog.at_level(logging.INFO, logger="tfaudio.data"):
-        out = data.balance(recs, max_oversample=2.0, seed=0)
+    with caplog.at_level(logging.INFO, logger="tfaudio.data.pipeline"):
+        out = pipeline.balance(recs, max_oversample=2.0, seed=0)
     counts = {c: sum(r.label == c for r in out) for c in "abc"}
     assert counts == {"a": 20, "b": 20, "c": 20}
     a_paths = [r.path for r in out if r.label == "a"]
@@ -113,26 +113,26 @@ def test_balance_caps_oversampling(caplog):
     assert len({r.path for r in out if r.label == "b"}) == 20  # undersampled without repeats
     assert "before" in caplog.text and "after" in caplog.text and "'b': 100" in caplog.text
     # with a generous factor every class reaches the largest
-    out = data.balance(recs, max_oversample=100)
+    out = pipeline.balance(recs, max_oversample=100)
     assert {c: sum(r.label == c for r in out) for c in "abc"} == {"a": 100, "b": 100, "c": 100}
-    assert data.balance(recs, seed=1) != data.balance(recs, seed=2)
+    assert pipeline.balance(recs, seed=1) != pipeline.balance(recs, seed=2)
 
 
 def test_windows_and_silence_threshold():
     y = np.concatenate([fixtures.sine(440, 1.0, 22050), fixtures.silence(1.0, 22050)])
     ds = tf.data.Dataset.from_tensors((y, np.int32(3)))
-    got = list(data.windows(ds, 11025, 11025).as_numpy_iterator())
+    got = list(pipeline.windows(ds, 11025, 11025).as_numpy_iterator())
     assert len(got) == 4 and all(lab == 3 for _, lab in got)
     np.testing.assert_array_equal(got[1][0], y[11025:22050])
-    loud = list(data.windows(ds, 11025, 5512, min_rms_db=-60).as_numpy_iterator())
+    loud = list(pipeline.windows(ds, 11025, 5512, min_rms_db=-60).as_numpy_iterator())
     assert len(loud) == 5  # windows starting at 0 ... 22048 hold some of the sine; 27560 and 33072 are silent
-    short = list(data.windows(tf.data.Dataset.from_tensors((y[:100], 0)), 1000).as_numpy_iterator())
+    short = list(pipeline.windows(tf.data.Dataset.from_tensors((y[:100], 0)), 1000).as_numpy_iterator())
     assert len(short) == 1 and short[0][0].shape == (1000,)
 
 
 def test_spec_augment_masks():
     f = tf.random.uniform((16, 128), 1.0, 2.0, seed=1)
-    out = data.spec_augment(f, AugmentConfig(time_masks=2, time_mask_width=3, freq_masks=2, freq_mask_width=10),
+    out = pipeline.spec_augment(f, AugmentConfig(time_masks=2, time_mask_width=3, freq_masks=2, freq_mask_width=10),
                             tf.constant([1, 2], tf.int64)).numpy()
     masked = out != f.numpy()
     assert masked.any()
@@ -143,7 +143,7 @@ def test_spec_augment_masks():
 
 def test_add_noise_snr():
     y = tf.constant(fixtures.sine(440, 1.0)[None].repeat(4, 0))
-    noisy = data.add_noise(y, (10.0, 10.0), tf.constant([0, 1], tf.int64))
+    noisy = pipeline.add_noise(y, (10.0, 10.0), tf.constant([0, 1], tf.int64))
     noise = (noisy - y).numpy()
     snr = 10 * np.log10((y.numpy() ** 2).mean(1) / (noise ** 2).mean(1))
     np.testing.assert_allclose(snr, 10.0, atol=0.3)
@@ -153,7 +153,7 @@ def test_add_noise_snr():
 
 @pytest.fixture(scope="module")
 def corpus_records(tmp_path_factory):
-    from tfaudio import corpus
+    from tfaudio.data import corpus
 
     root = tmp_path_factory.mktemp("corpus")
     corpus.render_corpus(root, per_class=3, seed=0, progress=False, sr=22050, n_samples=22050)
@@ -163,7 +163,7 @@ def corpus_records(tmp_path_factory):
 def test_mixtures_end_to_end(corpus_records):
     feats = FeatureConfig(sr=22050, fmax=11025.0)
     classes = datasets.classes_of(corpus_records)
-    ds = data.mixtures(corpus_records, classes, MixConfig(), seed=3, features=feats, batch_size=8,
+    ds = pipeline.mixtures(corpus_records, classes, MixConfig(), seed=3, features=feats, batch_size=8,
                        num_mixes=32, keep_stems=True)
     batches = list(ds.as_numpy_iterator())
     assert len(batches) == 4
@@ -177,13 +177,13 @@ def test_mixtures_end_to_end(corpus_records):
         assert (b["activations"][absent] == 0).all()  # zero for absent instruments
         assert b["activations"].min() >= 0 and b["activations"].max() <= 1
         # activations are the stems' own framed RMS, in dB over a 60 dB range
-        from tfaudio import labels
+        from tfaudio.data import labels
 
         ref = labels.activations(b["stems"], frame_length=2048, hop_length=1024).numpy()
         np.testing.assert_allclose(b["activations"], ref, atol=1e-6)
         present = b["activations"][~absent]
         assert present.max() > 0.5
-    again = list(data.mixtures(corpus_records, classes, MixConfig(), seed=3, features=feats, batch_size=8,
+    again = list(pipeline.mixtures(corpus_records, classes, MixConfig(), seed=3, features=feats, batch_size=8,
                                num_mixes=32).as_numpy_iterator())
     for x, y in zip(batches, again):
         np.testing.assert_array_equal(x["audio"], y["audio"])
@@ -192,24 +192,24 @@ def test_mixtures_end_to_end(corpus_records):
 
 def test_class_dataset_windows_and_features(corpus_records):
     feats = FeatureConfig(kind="log_mel", sr=22050, fmax=11025.0)
-    ds = data.class_dataset(corpus_records, sr=22050, window=11025, features=feats, batch_size=4, seed=1)
+    ds = pipeline.class_dataset(corpus_records, sr=22050, window=11025, features=feats, batch_size=4, seed=1)
     x, y = next(iter(ds))
     assert x.shape == (4, 11, 128) and y.shape == (4,)
-    raw = data.class_dataset(corpus_records, sr=22050, window=11025, batch_size=5, shuffle=None,
+    raw = pipeline.class_dataset(corpus_records, sr=22050, window=11025, batch_size=5, shuffle=None,
                              augment=AugmentConfig(gain_db=(-6.0, 0.0)))
     x, _ = next(iter(raw))
     assert x.shape == (5, 11025)
 
 
 def test_batched_mixing_is_mix_by_mix_and_activations_come_from_the_stems():
-    from tfaudio import labels
+    from tfaudio.data import labels
 
     pool = _pool(length=WIN)
     mix = MixConfig()
-    seeds = data.mix_seeds(9, 12).batch(12).get_single_element()
-    batch = data.mix_batch(pool, mix, seeds, stems=True, activations=(2048, 1024))
+    seeds = pipeline.mix_seeds(9, 12).batch(12).get_single_element()
+    batch = pipeline.mix_batch(pool, mix, seeds, stems=True, activations=(2048, 1024))
     for i in (0, 5, 11):  # an example is the same alone as in its batch
-        one = data.mix_from_seed(pool, mix, seeds[i])
+        one = pipeline.mix_from_seed(pool, mix, seeds[i])
         for k in ("audio", "stems", "labels", "levels", "n_instruments"):
             np.testing.assert_allclose(one[k].numpy(), batch[k][i].numpy(), atol=1e-6)
     # activations from the pool's framed RMS times the levels = the activations of the scaled stems
@@ -218,8 +218,8 @@ def test_batched_mixing_is_mix_by_mix_and_activations_come_from_the_stems():
     assert (batch["activations"].numpy()[batch["labels"].numpy() == 0] == 0).all()
     # the pipeline: unbatched and batched streams give the same examples
     feats = FeatureConfig(kind="log_mel", sr=44100)
-    a = data.mixtures([], pool.classes, mix, seed=4, features=feats, batch_size=6, num_mixes=12, pool=pool)
-    b = data.mixtures([], pool.classes, mix, seed=4, features=feats, batch_size=None, num_mixes=12, pool=pool)
+    a = pipeline.mixtures([], pool.classes, mix, seed=4, features=feats, batch_size=6, num_mixes=12, pool=pool)
+    b = pipeline.mixtures([], pool.classes, mix, seed=4, features=feats, batch_size=None, num_mixes=12, pool=pool)
     a = {k: np.concatenate([x[k] for x in a.as_numpy_iterator()]) for k in ("audio", "features", "activations")}
     b = {k: np.stack([x[k] for x in b.as_numpy_iterator()]) for k in a}
     for k in a:
@@ -227,7 +227,7 @@ def test_batched_mixing_is_mix_by_mix_and_activations_come_from_the_stems():
 
 
 def test_counter_based_draws_are_uniform_normal_and_per_seed():
-    from tfaudio import draws
+    from tfaudio.data import draws
 
     seeds = tf.stack([tf.range(20000, dtype=tf.int64), tf.fill([20000], tf.constant(7, tf.int64))], 1)
     u = draws.uniform(seeds, 4).numpy()
@@ -253,7 +253,7 @@ def test_input_pipelines_get_disjoint_shares_that_cover_the_stream():
     feats = FeatureConfig(kind="log_mel", sr=44100)
 
     def audio(ctx=None, n=16):
-        ds = data.mixtures([], pool.classes, mix, seed=6, features=feats, batch_size=None, num_mixes=n,
+        ds = pipeline.mixtures([], pool.classes, mix, seed=6, features=feats, batch_size=None, num_mixes=n,
                            pool=pool, input_context=ctx)
         return [x["audio"] for x in ds.as_numpy_iterator()]
 
@@ -268,7 +268,7 @@ def test_input_pipelines_get_disjoint_shares_that_cover_the_stream():
     assert not keys[0] & keys[1]
     # files are split before decoding: each pipeline decodes its own files
     recs = [Record(f"/x/{i}.wav", ("a",)) for i in range(5)]
-    parts = [data.shard_records(recs, tf.distribute.InputContext(2, i)) for i in (0, 1)]
+    parts = [pipeline.shard_records(recs, tf.distribute.InputContext(2, i)) for i in (0, 1)]
     assert [r.path for r in parts[0] + parts[1]] == sorted((r.path for r in recs), key=lambda p: (int(p[3]) % 2, p))
     with pytest.raises(datasets.DatasetError, match="cannot be split among 8 input pipelines"):
-        data.shard_records(recs, tf.distribute.InputContext(8, 7))
+        pipeline.shard_records(recs, tf.distribute.InputContext(8, 7))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests import fixtures
-from tfaudio import datasets
+from tfaudio.data import datasets
 from tfaudio.errors import DatasetError
 
 
@@ -211,7 +211,7 @@ def test_bad_files_are_reported_with_their_problem(tmp_path):
     assert skipped["truncated.wav"] == "WAV file is truncated inside its fmt chunk"
     assert skipped["header_only.wav"].startswith("WAV file is truncated: data chunk declares")
     assert skipped["not_audio.wav"].startswith("not a recognised audio file")
-    from tfaudio.audio import load
+    from tfaudio.io.audio import load
     from tfaudio.errors import AudioFileError
 
     for name, problem in skipped.items():  # one checked decoder: the scanner says what load says

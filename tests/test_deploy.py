@@ -12,13 +12,15 @@ import tensorflow as tf
 
 import tfaudio
 from tfaudio import cli
-from tfaudio import export
+from tfaudio.deploy import export, metadata, onnx, tflite, writing
 from tfaudio import inference
 from tfaudio import models
 from tfaudio.config import FeatureConfig, to_dict
 from tfaudio.errors import TfaudioError
 from tfaudio.experiment import experiment_from_dict
-from tfaudio.run import RunSpec, open_model, write_spec
+from tfaudio.spec import RunSpec
+from tfaudio.deploy.loading import open_model
+from tfaudio.run_folder import write_spec
 
 from tests.fixtures import instrument, noise, write_audio
 
@@ -65,7 +67,7 @@ def test_metadata_travels_with_every_form(forms, capsys):
     _, spec, paths = forms
     metas = {k: open_model(p).metadata for k, p in paths.items()}
     for k in ("savedmodel", "tflite", "onnx", "keras"):
-        assert metas[k] == export.read_metadata(paths[k])  # what open_model uses is what the file carries
+        assert metas[k] == metadata.read_metadata(paths[k])  # what open_model uses is what the file carries
     ref = metas["run"]
     assert ref["classes"] == list(CLASSES) and ref["sr"] == SR and ref["window"] == WINDOW
     assert ref["tfaudio_version"] == tfaudio.__version__ and ref["training_data"]["pipeline"] == "tiny"
@@ -105,15 +107,15 @@ def test_tflite_runs_in_litert_and_matches_the_saved_model(forms):
     model, spec, paths = forms
     tfl = open_model(paths["tflite"])
     assert type(tfl.model.interpreter).__module__.startswith("ai_edge_litert")
-    assert export._flex_ops(paths["tflite"].read_bytes()) == []  # builtin ops only
+    assert tflite._flex_ops(paths["tflite"].read_bytes()) == []  # builtin ops only
     sm = tf.saved_model.load(str(paths["savedmodel"]))
-    x = np.concatenate([export.probe_windows(spec, 3), np.stack([instrument("flute", WINDOW / SR, SR)[:WINDOW],
+    x = np.concatenate([writing.probe_windows(spec, 3), np.stack([instrument("flute", WINDOW / SR, SR)[:WINDOW],
                                                             noise(WINDOW / SR, SR)[:WINDOW]])])
     want = sm.windows(tf.constant(x))["activations"].numpy()
     np.testing.assert_allclose(tfl.model(x), want, atol=1e-4)
     onnx = open_model(paths["onnx"])
     np.testing.assert_allclose(onnx.model(x), want, atol=1e-4)
-    np.testing.assert_allclose(want, export._keras_outputs(model, spec, x), atol=1e-5)
+    np.testing.assert_allclose(want, writing._keras_outputs(model, spec, x), atol=1e-5)
     assert want.std() > 1e-3
     older = open_model(paths["savedmodel"]).model
     older._windows = None  # an export from before `windows`: serving_default on each window as a waveform
@@ -127,8 +129,8 @@ def test_quantized_tflite(forms, tmp_path):
     for i in range(3):
         write_audio(tmp_path / "cal" / f"{i}.wav", instrument(("piano", "violin", "flute")[i], 1.0, 22050), 22050)
     sizes = {"none": paths["tflite"].stat().st_size}
-    x = export.probe_windows(spec, 4)
-    want = export._keras_outputs(model, spec, x)
+    x = writing.probe_windows(spec, 4)
+    want = writing._keras_outputs(model, spec, x)
     for q in ("float16", "dynamic", "int8"):
         out, meta = export.export(paths["run"], tmp_path / f"{q}.tflite", "tflite", quantize=q,
                              calibration=[tmp_path / "cal"] if q == "int8" else ())
@@ -142,11 +144,11 @@ def test_quantized_tflite(forms, tmp_path):
 
     g = schema.Model.GetRootAsModel((tmp_path / "int8.tflite").read_bytes(), 0).Subgraphs(0)
     types = {g.Tensors(i).Name().decode(): g.Tensors(i).Type() for i in range(g.TensorsLength())}
-    front = [t for n, t in types.items() if f"{export.FRONT_END_SCOPE}/" in n]
+    front = [t for n, t in types.items() if f"{onnx.FRONT_END_SCOPE}/" in n]
     assert schema.TensorType.FLOAT32 in front and schema.TensorType.INT8 not in front  # (int32 ones are indices)
     assert any(t == schema.TensorType.INT8 and "conv" in n for n, t in types.items())
     with pytest.raises(TfaudioError, match="calibration"):
-        export.export_tflite(model, spec, tmp_path / "nocal.tflite", quantize="int8")
+        tflite.export_tflite(model, spec, tmp_path / "nocal.tflite", quantize="int8")
     assert not (tmp_path / "nocal.tflite").exists()
 
 
@@ -179,7 +181,7 @@ def test_cqt_front_end_goes_outside(tmp_path):
     want = inference.predict_audio(model, spec, y).activations
     for fmt in ("tflite", "onnx"):
         path = getattr(export, f"export_{fmt}")(model, spec, tmp_path / f"cqt.{fmt}")
-        meta = export.read_metadata(path)
+        meta = metadata.read_metadata(path)
         assert meta["front_end"] == "outside" and "features" in meta["interface"]["inputs"], fmt
         loaded = open_model(path)
         assert loaded.spec.model_input == "features"
@@ -191,10 +193,10 @@ def test_refusals_are_one_line(forms, tmp_path, capsys):
     keep = tmp_path / "notes.tflite"
     keep.write_text("mine\n")
     with pytest.raises(TfaudioError, match="not a tfaudio tflite export; refusing"):
-        export.export_tflite(model, spec, keep)
+        tflite.export_tflite(model, spec, keep)
     assert keep.read_text() == "mine\n"
     with pytest.raises(TfaudioError, match=r"must end in \.onnx"):
-        export.export_onnx(model, spec, tmp_path / "m.bin")
+        onnx.export_onnx(model, spec, tmp_path / "m.bin")
     export.export(paths["run"], paths["tflite"], "tflite")  # an earlier export of the same format is replaced
     cases = [
         (["export", str(paths["run"]), "--format", "onnx", "--quantize", "int8", "--out", str(tmp_path / "q.onnx")],

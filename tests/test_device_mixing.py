@@ -9,25 +9,26 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import TINY_ACTIVATION, sets
-from tfaudio import data, precision
+from tfaudio.data import pipeline
+from tfaudio.models import precision
 from tfaudio.config import FeatureConfig, MixConfig
-from tfaudio.device_mixing import DeviceMixing, seed_batches
+from tfaudio.data.device_mixing import DeviceMixing, seed_batches
 
 K, WIN = 6, 15360
 
 
-def _pool() -> data.WindowPool:
+def _pool() -> pipeline.WindowPool:
     rng = np.random.default_rng(2)
     t = np.arange(WIN) / 44100
     audio = np.stack([0.3 * np.sin(2 * np.pi * rng.uniform(80, 4000) * t) * rng.uniform(0.2, 1.0, 1)
                       + 0.01 * rng.standard_normal(WIN) for _ in range(K * 4)]).astype(np.float32)
-    return data.WindowPool(tf.Variable(audio, trainable=False), tf.constant(np.arange(K, dtype=np.int32) * 4),
+    return pipeline.WindowPool(tf.Variable(audio, trainable=False), tf.constant(np.arange(K, dtype=np.int32) * 4),
                            tf.constant(np.full(K, 4, np.int32)), [f"c{i}" for i in range(K)])
 
 
 def test_device_path_makes_the_same_examples_as_the_tf_data_path():
     pool, mix, feats = _pool(), MixConfig(), FeatureConfig(kind="log_mel", sr=44100)
-    pipeline = data.for_training(data.mixtures([], pool.classes, mix, seed=5, features=feats, batch_size=8,
+    pipeline = pipeline.for_training(pipeline.mixtures([], pool.classes, mix, seed=5, features=feats, batch_size=8,
                                                num_mixes=16, pool=pool))
     inner = keras.Sequential([keras.Input((16, 128)), keras.layers.Flatten(), keras.layers.Dense(K * 16),
                               keras.layers.Reshape((K, 16))])

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tfaudio.experiment import load_experiment
-from tfaudio.train import corpus_root
+from tfaudio.training.train import corpus_root
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 420  # seconds, for a whole group of processes
@@ -125,7 +125,7 @@ def test_distributed_tuning_shares_trials_between_workers(tmp_path):
 WORKER = """
 import sys
 from tfaudio.experiment import load_experiment
-from tfaudio.train import train
+from tfaudio.training.train import train
 
 cfg = load_experiment(sys.argv[1], sys.argv[3:])
 train(cfg, sys.argv[2], strategy="multi_worker", keep_worker_dir=True)

@@ -1,4 +1,4 @@
-"""The one durable writer (`tfaudio.outputs`): files and folders are replaced whole or not at all.
+"""The one durable writer (`tfaudio.io.outputs`): files and folders are replaced whole or not at all.
 
 The kill tests run a writer in a subprocess that replaces a file (or a folder) over and over, each version
 self-checking (its content carries its own version number and checksum), SIGKILL it at seeded random moments
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tfaudio import outputs
+from tfaudio.io import outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLS = 12  # per kill test; each kill lands at a seeded random moment of a writer's loop
@@ -201,7 +201,7 @@ def test_replace_dir_fallback_puts_back_what_a_kill_moved_aside(tmp_path, monkey
 _PRELUDE = textwrap.dedent("""
     import hashlib, random, sys
     from pathlib import Path
-    from tfaudio import outputs
+    from tfaudio.io import outputs
     def version(v, size):
         body = random.Random(v).randbytes(size)
         return f"{v},{hashlib.sha256(body).hexdigest()}\\n".encode() + body
@@ -303,7 +303,7 @@ def test_checkpoints_and_history_go_through_the_writer(tmp_path, monkeypatch):
     """Training's writers (checkpoints, backup, history.csv) call `atomic_write`, not open()/os.replace."""
     import keras
 
-    from tfaudio import train
+    from tfaudio.training import train
 
     written = []
     real = outputs.atomic_write

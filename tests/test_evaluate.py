@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfaudio import evaluate
-import tfaudio.labels
+from tfaudio.evaluation import evaluate
+import tfaudio.data.labels
 from tfaudio import models
 from tfaudio.config import FeatureConfig
 from tfaudio.errors import DatasetError, TfaudioError
-from tfaudio.run import RunSpec
+from tfaudio.spec import RunSpec
 
 from tests.fixtures import instrument
 
@@ -165,7 +165,7 @@ def test_evaluate_single_instrument_windows(act):
     model, spec = act
     windows = np.stack([instrument(n, WINDOW / SR, SR, seed=s)[:WINDOW] for s in range(2) for n in CLASSES])
     labels = np.tile(np.eye(3, dtype=np.float32), (2, 1))
-    acts = tfaudio.labels.activations(windows[:, None, :] * labels[:, :, None], frame_length=512, hop_length=256).numpy()
+    acts = tfaudio.data.labels.activations(windows[:, None, :] * labels[:, :, None], frame_length=512, hop_length=256).numpy()
     ds = tf.data.Dataset.from_tensor_slices({"features": FEAT.compute(windows).numpy(), "activations": acts,
                                              "labels": labels}).batch(4)
     m = evaluate.evaluate_run(model, spec, ds)

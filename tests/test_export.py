@@ -11,12 +11,12 @@ import pytest
 import tensorflow as tf
 
 import tfaudio
-from tfaudio import export
+from tfaudio.deploy import metadata, savedmodel
 from tfaudio import inference
 from tfaudio import models
 from tfaudio.config import FeatureConfig
 from tfaudio.errors import TfaudioError
-from tfaudio.run import RunSpec
+from tfaudio.spec import RunSpec
 
 from tests.fixtures import instrument, write_audio
 
@@ -32,7 +32,7 @@ def act_export(tmp_path_factory):
     keras.utils.set_random_seed(4)
     model = models.build("activation_cnn", n_instruments=3, n_frames=FRAMES, features=FEAT, filters=(2, 2, 2))
     spec = RunSpec("activation", CLASSES, FEAT, WINDOW)
-    out = export.export_saved_model(model, spec, tmp_path_factory.mktemp("act") / "exported")
+    out = savedmodel.export_saved_model(model, spec, tmp_path_factory.mktemp("act") / "exported")
     return model, spec, out, tf.saved_model.load(str(out))
 
 
@@ -41,7 +41,7 @@ def clf_export(tmp_path_factory):
     keras.utils.set_random_seed(5)
     model = models.build("cnn_small", n_classes=3, n_frames=FRAMES, n_bins=16, features=FEAT, multi_label=True)
     spec = RunSpec("multi_label", CLASSES, FEAT, WINDOW, threshold=0.4)
-    out = export.export_saved_model(model, spec, tmp_path_factory.mktemp("clf") / "exported")
+    out = savedmodel.export_saved_model(model, spec, tmp_path_factory.mktemp("clf") / "exported")
     return model, spec, out, tf.saved_model.load(str(out))
 
 
@@ -49,7 +49,7 @@ def test_layout_and_assets(act_export):
     _, spec, out, loaded = act_export
     assert (out / "saved_model.pb").is_file() and (out / "variables").is_dir()
     assert (out / "assets" / "classes.txt").read_text().splitlines() == list(CLASSES)
-    meta = export.load_metadata(out)
+    meta = metadata.load_metadata(out)
     assert meta["sr"] == SR and meta["window"] == WINDOW and meta["hop"] == 4 * 256
     assert meta["hop_length"] == 256 and meta["task"] == "activation" and meta["frames_per_window"] == FRAMES
     assert meta["features"]["n_mels"] == 16 and meta["tfaudio_version"] == tfaudio.__version__
@@ -99,7 +99,7 @@ def test_clip_signatures(clf_export, tmp_path):
     path = write_audio(tmp_path / "c.wav", y, SR, "PCM_24")
     out = loaded.signatures["serve_wav"](wav=tf.constant([path.read_bytes()]))
     np.testing.assert_allclose(out["scores"][0].numpy(), inference.predict_file(model, spec, path).scores, atol=1e-5)
-    assert export.load_metadata(out_dir)["threshold"] == 0.4
+    assert metadata.load_metadata(out_dir)["threshold"] == 0.4
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -134,7 +134,7 @@ def test_failed_export_leaves_nothing(act_export, tmp_path, monkeypatch):
 
     monkeypatch.setattr(tf.saved_model, "save", boom)
     with pytest.raises(TfaudioError, match="export failed.*disk full"):
-        export.export_saved_model(model, spec, target)
+        savedmodel.export_saved_model(model, spec, target)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -144,22 +144,23 @@ def test_refuses_other_folders_and_replaces_saved_models(act_export, tmp_path):
     other.mkdir()
     (other / "keep.txt").write_text("mine")
     with pytest.raises(TfaudioError, match="refusing to overwrite"):
-        export.export_saved_model(model, spec, other)
+        savedmodel.export_saved_model(model, spec, other)
     assert (other / "keep.txt").read_text() == "mine"
-    out = export.export_saved_model(model, spec, tmp_path / "m", version="9.9")
-    assert export.load_metadata(out)["tfaudio_version"] == "9.9"
-    export.export_saved_model(model, spec, out)  # replaces the previous export
-    assert export.load_metadata(out)["tfaudio_version"] == tfaudio.__version__
+    out = savedmodel.export_saved_model(model, spec, tmp_path / "m", version="9.9")
+    assert metadata.load_metadata(out)["tfaudio_version"] == "9.9"
+    savedmodel.export_saved_model(model, spec, out)  # replaces the previous export
+    assert metadata.load_metadata(out)["tfaudio_version"] == tfaudio.__version__
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "m"]
     with pytest.raises(TfaudioError, match="activation model"):
-        export.export_saved_model(models.build("cnn_small", n_classes=3, n_frames=FRAMES, n_bins=16, features=FEAT),
+        savedmodel.export_saved_model(models.build("cnn_small", n_classes=3, n_frames=FRAMES, n_bins=16, features=FEAT),
                              spec, tmp_path / "wrong")
     assert not (tmp_path / "wrong").exists()
 
 
 def test_export_from_a_run_folder(tmp_path):
     """The CLI's path: a run folder (.keras checkpoint + run.json) of an audio-input model -> export."""
-    from tfaudio.run import open_run, write_spec
+    from tfaudio.deploy.loading import open_run
+    from tfaudio.run_folder import write_spec
 
     keras.utils.set_random_seed(9)
     model = models.build("activation_cnn", n_instruments=3, n_frames=FRAMES, features=FEAT, filters=(2, 2, 2),
@@ -169,9 +170,9 @@ def test_export_from_a_run_folder(tmp_path):
     model.save(run / "checkpoints" / "best.keras")
     write_spec(RunSpec("activation", CLASSES, FEAT, WINDOW, model_input="audio"), run)
     loaded_model, spec = open_run(run)
-    out = export.export_saved_model(loaded_model, spec, tmp_path / "exported")
+    out = savedmodel.export_saved_model(loaded_model, spec, tmp_path / "exported")
     y = instrument("piano", 0.8, SR)
     got = tf.saved_model.load(str(out)).signatures["serving_default"](waveform=tf.constant(y[None]))
     np.testing.assert_allclose(got["activations"][0].numpy(), inference.predict_audio(model, spec, y).activations,
                                atol=1e-5)
-    assert export.load_metadata(out)["model_input"] == "audio"
+    assert metadata.load_metadata(out)["model_input"] == "audio"

@@ -1,7 +1,7 @@
 """Fuzzed inputs (hypothesis): every input loads correctly or raises the project's one-line error.
 
-Targets: the Python WAV header check (`tfaudio.headers.check`), the in-graph WAV parser and the
-soundfile path for FLAC/OGG/MP3 (`tfaudio.audio.decode_audio`), `tfaudio.audio.load`, the data-set
+Targets: the Python WAV header check (`tfaudio.io.headers.check`), the in-graph WAV parser and the
+soundfile path for FLAC/OGG/MP3 (`tfaudio.io.audio.decode_audio`), `tfaudio.io.audio.load`, the data-set
 scanners (CSV manifests, Medley-Solos-DB metadata, IRMAS txt labels, NSynth JSON, stems manifests) and
 the YAML experiment loader. The invariant: a result, or `AudioFileError` / `DatasetError` / `ConfigError`
 (one line, naming the file) — never another exception, a hang (each case has a deadline) or memory growth
@@ -70,7 +70,7 @@ def fuzz(name: str, strategy: st.SearchStrategy, check, deadline_s: float = 5.0)
 @pytest.fixture(scope="module", autouse=True)
 def memory_bound():
     """The fuzz targets together stay within `RSS_BOUND_MB` of peak memory growth (after warm-up)."""
-    from tfaudio import audio
+    from tfaudio.io import audio
 
     y = np.zeros(1000, np.int16)
     buf = io.BytesIO()
@@ -202,7 +202,7 @@ def test_fuzz_wav_header_check():
 
 
 def _decode_report(data: bytes, sr: int | None = None, mono: bool = True):
-    from tfaudio import audio
+    from tfaudio.io import audio
 
     with headers.quiet_stderr():  # libmpg123 prints its complaints about damaged MP3s straight to fd 2
         audio_, rate, ok, problem = audio._loader(sr, mono)(data)
@@ -213,7 +213,7 @@ def _graph_decodes(data: bytes) -> bool:
     """Whether the in-graph parser decodes `data` itself (a RIFF file of an encoding it reads)."""
     import tensorflow as tf
 
-    from tfaudio import audio
+    from tfaudio.io import audio
 
     h = audio._parse_wav(tf.constant(data), tf.constant(len(data), tf.int64))
     return bool(h["is_riff"].numpy()) and not bool(h["unsupported"].numpy())
@@ -250,7 +250,7 @@ def test_fuzz_in_graph_wav_parser_agrees_with_the_header_check():
 
 
 # libsndfile seeks before the start of some damaged files; a seek that raised there was printed by cffi as a
-# traceback ("Exception ignored from cffi callback"). `tfaudio.headers.SeekSafe` never raises: such output fails.
+# traceback ("Exception ignored from cffi callback"). `tfaudio.io.headers.SeekSafe` never raises: such output fails.
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_fuzz_other_formats_through_the_decoder():
     """FLAC, Ogg Vorbis, MP3, AIFF, AU (soundfile here; tensorflow-io in .ci/tfio), damaged: a result or
@@ -260,7 +260,7 @@ def test_fuzz_other_formats_through_the_decoder():
 
     import tensorflow as tf
 
-    from tfaudio import audio
+    from tfaudio.io import audio
 
     def check(data: bytes) -> None:
         try:
@@ -278,8 +278,8 @@ def test_fuzz_other_formats_through_the_decoder():
 
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_fuzz_load():
-    """`tfaudio.audio.load` (header check, then decode): samples and a rate, or AudioFileError."""
-    from tfaudio.audio import load
+    """`tfaudio.io.audio.load` (header check, then decode): samples and a rate, or AudioFileError."""
+    from tfaudio.io.audio import load
 
     with tempfile.TemporaryDirectory() as d:
         def check(case) -> None:
@@ -312,7 +312,7 @@ def test_hostile_rates_are_refused_quickly(tmp_path, rate):
     for WAV (in the graph) and AU (soundfile; libsndfile refuses rates of 2^31 and more itself)."""
     import time
 
-    from tfaudio.audio import MAX_RATE, MIN_RATE, load
+    from tfaudio.io.audio import MAX_RATE, MIN_RATE, load
 
     assert (MIN_RATE, MAX_RATE) == (1000, 1_000_000)
     au = b".snd" + struct.pack(">IIIII", 24, 2000, 3, rate, 1) + b"\x10\x01" * 1000  # 16-bit PCM, big-endian
@@ -329,7 +329,7 @@ def test_hostile_rates_are_refused_quickly(tmp_path, rate):
 
 
 def test_the_plausible_rate_bounds_load(tmp_path):
-    from tfaudio.audio import load
+    from tfaudio.io.audio import load
 
     for rate in (1000, 1_000_000):
         y, sr = load(_write(tmp_path, _pcm_wav(rate, 1000)))
@@ -341,7 +341,7 @@ def test_the_plausible_rate_bounds_load(tmp_path):
 def test_headers_claiming_4_gb_are_refused_without_allocating(tmp_path):
     """A 60-byte WAV whose data chunk claims 4 GB, or streamed (size 0xFFFFFFFF) with 4 bytes, and a FLAC
     whose STREAMINFO claims 2^36 samples: each one line, quickly, with no big allocation."""
-    from tfaudio.audio import load
+    from tfaudio.io.audio import load
 
     before = _peak_rss_mb()
     fmt = struct.pack("<HHIIHH", 1, 2, 44100, 44100 * 4, 4, 16)
@@ -414,7 +414,7 @@ TEXT_OR_BYTES = st.one_of(st.text(max_size=200), st.binary(max_size=200))
 
 
 def test_fuzz_csv_manifest():
-    from tfaudio import datasets
+    from tfaudio.data import datasets
 
     header = st.one_of(st.just(["path", "label"]), st.just(["path", "label", "subset"]), ROW)
     raw = st.one_of(st.none(), st.none(), st.text(max_size=200))
@@ -432,7 +432,7 @@ def test_fuzz_csv_manifest():
 
 
 def test_fuzz_medley_solos_db_metadata():
-    from tfaudio import datasets
+    from tfaudio.data import datasets
 
     cols = ["subset", "instrument", "instrument_id", "song_id", "uuid4"]
     row = st.tuples(st.sampled_from(["training", "validation", "test", "", "x"]) | CELL,
@@ -456,7 +456,7 @@ def test_fuzz_medley_solos_db_metadata():
 
 
 def test_fuzz_irmas_labels_and_names():
-    from tfaudio import datasets
+    from tfaudio.data import datasets
 
     name = st.one_of(st.text(max_size=20), st.sampled_from(["[pia][nod][cla]0001__1", "[cel]", "[zzz][jaz]", "[]",
                                                              "[pia", "x[voi][dru]y", "[[pia]]"]))
@@ -495,7 +495,7 @@ EXAMPLE = st.fixed_dictionaries({}, optional={
 
 
 def test_fuzz_nsynth_json():
-    from tfaudio import datasets
+    from tfaudio.data import datasets
 
     examples = st.dictionaries(st.text(max_size=12) | st.sampled_from(["../../etc/passwd", "a\x00b", "guitar_001"]),
                                EXAMPLE | JSON, max_size=5)
@@ -512,7 +512,7 @@ def test_fuzz_nsynth_json():
 
 
 def test_fuzz_stems_manifest():
-    from tfaudio import datasets
+    from tfaudio.data import datasets
 
     header = st.one_of(st.just(["mix", "stem", "instrument"]), st.just(["mix", "stem", "instrument", "subset"]), ROW)
 

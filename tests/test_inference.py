@@ -9,11 +9,12 @@ import keras
 import numpy as np
 import pytest
 
-from tfaudio import audio, models, outputs
+from tfaudio import models
+from tfaudio.io import audio, outputs
 from tfaudio.inference import Prediction, ola_weights, predict_audio, predict_file, window_plan, write_prediction
 from tfaudio.config import FeatureConfig
 from tfaudio.errors import AudioFileError, TfaudioError
-from tfaudio.run import RunSpec
+from tfaudio.spec import RunSpec
 
 from tests.fixtures import instrument, noise, write_audio, write_bad_files
 

@@ -1,4 +1,4 @@
-"""tfaudio.labels: class encoders and seed 001's activation matrix."""
+"""tfaudio.data.labels: class encoders and seed 001's activation matrix."""
 from __future__ import annotations
 
 import librosa
@@ -10,7 +10,7 @@ from tests import fixtures
 from tests.harness import assert_dataset_map_equal
 from tfaudio import features
 from tfaudio.errors import ConfigError, DatasetError
-from tfaudio.labels import (
+from tfaudio.data.labels import (
     MultiHotEncoder,
     OneHotEncoder,
     UnknownLabelError,

@@ -208,10 +208,12 @@ def test_frame_head_every_form_and_the_stream_agree(tmp_path, capsys):
     and the stream equals `predict_file`."""
     from tests.fixtures import instrument, write_audio
     from tests.test_deploy import make_run
-    from tfaudio import cli, export
+    from tfaudio import cli
+    from tfaudio.deploy import export
     from tfaudio.inference import Stream, StreamOutput, predict_file
     from tfaudio.models.configs import MUSICNN_FEATURES
-    from tfaudio.run import RunSpec, open_model
+    from tfaudio.spec import RunSpec
+    from tfaudio.deploy.loading import open_model
 
     keras.utils.set_random_seed(3)
     window = MUSICNN_FEATURES.window_samples(40)
@@ -247,7 +249,7 @@ def test_fine_tuning_starts_from_the_frozen_run(tmp_path):
     """Frozen backbone first, then its mid end trained: `train.init_from` copies every layer of the first
     model into the second by name and shape (the heads' trained weights included)."""
     from tfaudio.errors import ConfigError
-    from tfaudio.train import warm_start
+    from tfaudio.training.train import warm_start
 
     frozen = models.build("musicnn_head", n_classes=3, n_frames=20, head_units=4)
     frozen.get_layer("head_dense").set_weights([w + 1.0 for w in frozen.get_layer("head_dense").get_weights()])

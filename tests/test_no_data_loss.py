@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests import fixtures
-from tfaudio import cli, datasets, outputs
-from tfaudio.datasets import Record
+from tfaudio import cli
+from tfaudio.data import datasets
+from tfaudio.io import outputs
+from tfaudio.data.datasets import Record
 
 TINY = ["data.per_class=3", "train.epochs=1", "train.steps_per_epoch=2", "train.validation_steps=1",
         "train.batch_size=4", "train.verbose=0", "mix.n_max=2"]
@@ -73,7 +75,7 @@ def test_train_never_renders_the_corpus_over_a_users_folder(user_folder, tmp_pat
 
 def test_the_corpus_renders_into_an_empty_data_root(tmp_path, cache):
     from tfaudio.experiment import load_experiment
-    from tfaudio.train import corpus_root
+    from tfaudio.training.train import corpus_root
 
     root = tmp_path / "empty"
     root.mkdir()
@@ -240,7 +242,7 @@ def _full_disk(*args, **kwargs):
 
 def test_predict_overwrite_on_a_full_disk_leaves_the_old_set(run, tmp_path, capsys, monkeypatch):
     """`predict --overwrite` on a full disk left a mix: new .npy and .csv beside the old .png."""
-    from tfaudio import plots
+    from tfaudio.io import plots
 
     wav = fixtures.write_audio(tmp_path / "in" / "x.wav", fixtures.sine(seconds=0.4), 22050, "PCM_16")
     out = tmp_path / "P"
@@ -426,13 +428,13 @@ def test_training_on_a_manifest_without_subsets_carves_a_stratified_validation(t
 def test_missing_classes_name_the_split(tmp_path):
     import numpy as np
 
-    from tfaudio import data
+    from tfaudio.data import pipeline
     from tfaudio.config import MixConfig
     from tfaudio.errors import DatasetError
 
     wav = fixtures.write_audio(tmp_path / "a.wav", np.full(30000, 0.1, np.float32), 44100, "PCM_16")
     with pytest.raises(DatasetError, match=r"^validation split: no audible windows for class\(es\) \['b'\]"):
-        data.window_pool([Record(str(wav), ("a",))], ["a", "b"], 44100, MixConfig(), split="validation")
+        pipeline.window_pool([Record(str(wav), ("a",))], ["a", "b"], 44100, MixConfig(), split="validation")
 
 
 def test_a_failed_run_leaves_nothing_that_looks_like_a_run(tmp_path, capsys, cache):
@@ -446,7 +448,7 @@ def test_a_failed_run_leaves_nothing_that_looks_like_a_run(tmp_path, capsys, cac
 
 
 def test_a_run_that_fails_after_an_epoch_is_kept_and_marked(tmp_path, cache, monkeypatch):
-    from tfaudio import train as train_mod
+    from tfaudio.training import train as train_mod
 
     out = tmp_path / "r"
     assert cli.main(["train", "neuroment_mel", "--out", str(out), *_sets(TINY)]) == 0
@@ -492,7 +494,7 @@ def test_export_cleans_up_what_a_killed_export_left(run, tmp_path, capsys):
 
 
 def test_export_puts_back_an_export_a_kill_moved_aside(run, tmp_path):
-    from tfaudio.export import _recover
+    from tfaudio.deploy.writing import _recover
 
     out = tmp_path / "exp"
     assert cli.main(["export", str(run), "--out", str(out)]) == 0
@@ -506,7 +508,7 @@ def test_export_puts_back_an_export_a_kill_moved_aside(run, tmp_path):
 def test_resume_says_which_epoch_it_goes_on_from(tmp_path, cache, caplog):
     out = tmp_path / "r"
     assert cli.main(["train", "neuroment_mel", "--out", str(out), *_sets(TINY)]) == 0
-    with caplog.at_level(logging.INFO, logger="tfaudio.train"):
+    with caplog.at_level(logging.INFO, logger="tfaudio.training.train"):
         assert cli.main(["train", "neuroment_mel", "--out", str(out), *_sets(TINY), "--set", "train.epochs=2",
                          "--resume"]) == 0
     assert any("at epoch 2 of 2" in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]
@@ -567,7 +569,7 @@ def test_a_run_lists_the_files_it_wrote_and_not_a_users_file(run, tmp_path, caps
 def test_resume_continues_with_the_runs_own_config(run, tmp_path, capsys, cache, monkeypatch, caplog):
     """Started with 1 epoch of 2 steps (TINY): a resume to 2 epochs trains 2 more steps, not the YAML's 1680,
     and records the change."""
-    from tfaudio import train as train_mod
+    from tfaudio.training import train as train_mod
 
     r = _run_copy(run, tmp_path)
     spec_before = (r / "run.json").read_bytes()
@@ -579,7 +581,7 @@ def test_resume_continues_with_the_runs_own_config(run, tmp_path, capsys, cache,
         return real_fit(cfg, *args, **kwargs)
 
     monkeypatch.setattr(train_mod, "_fit", checked_fit)
-    with caplog.at_level(logging.INFO, logger="tfaudio.train"):
+    with caplog.at_level(logging.INFO, logger="tfaudio.training.train"):
         assert cli.main(["train", "neuroment_mel", "--out", str(r), "--set", "train.epochs=2", "--resume"]) == 0
     assert any("train.epochs=2 (was 1)" in m.getMessage() for m in caplog.records)
     config = json.loads((r / "config.json").read_text())
@@ -600,7 +602,7 @@ def lock_holder():
     procs = []
 
     def hold(run: Path) -> int:
-        code = ("import sys, time\nfrom tfaudio.run import run_lock\n"
+        code = ("import sys, time\nfrom tfaudio.run_folder import run_lock\n"
                 "with run_lock(sys.argv[1], create=False):\n    print('locked', flush=True)\n    time.sleep(120)\n")
         proc = subprocess.Popen([sys.executable, "-c", code, str(run)], stdout=subprocess.PIPE, text=True)
         procs.append(proc)

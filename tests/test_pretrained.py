@@ -11,6 +11,7 @@ import pytest
 
 from tests import fixtures
 from tfaudio import cli, pretrained
+from tfaudio.deploy.loading import open_run
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = pretrained.available()
@@ -42,7 +43,7 @@ def test_all_weights_the_package_ships_fit_in_30_mb():
 @pytest.mark.parametrize("name, task, n_classes", [("msdb", "single_label", 8), ("irmas", "multi_label", 11),
                                                    ("activations", "activation", 8)])
 def test_load_by_name(name, task, n_classes):
-    model, spec = pretrained.load(name)
+    model, spec = open_run(name)
     assert spec.task == task and len(spec.classes) == n_classes
     assert not getattr(model, "optimizer", None) or not model.optimizer.variables  # weights only
     if name == "irmas":
@@ -76,7 +77,7 @@ def test_the_msdb_model_recognises_a_clearly_played_instrument(tmp_path):
     """In-distribution sanity check on a TimGM6mb phrase (a SoundFont it was trained on)."""
     from tfaudio.inference import predict_audio
 
-    model, spec = pretrained.load("msdb")
+    model, spec = open_run("msdb")
     hits = 0
     for k, name in enumerate(("piano", "flute", "trumpet", "violin")):
         y = fixtures.instrument(name, 3.0, spec.sr, seed=40 + k)

@@ -11,8 +11,9 @@ import pytest
 import soundfile as sf
 
 from tests import fixtures
-from tfaudio import cli, corpus, datasets
-from tfaudio import evaluate
+from tfaudio import cli
+from tfaudio.data import corpus, datasets
+from tfaudio.evaluation import evaluate
 from tfaudio.errors import DatasetError, TfaudioError
 
 SR = 22050
@@ -196,9 +197,9 @@ def test_segment_metrics_equal_the_definitions_on_random_rolls():
 
 
 def test_song_reference_from_stems_with_unknown_instruments(tmp_path):
-    from tfaudio import labels
+    from tfaudio.data import labels
     from tfaudio.config import FeatureConfig
-    from tfaudio.run import RunSpec
+    from tfaudio.spec import RunSpec
 
     sr = 44100
     piano = np.concatenate([fixtures.sine(440, 1.0, sr), fixtures.silence(1.0, sr)])
@@ -222,7 +223,7 @@ def test_song_reference_from_stems_with_unknown_instruments(tmp_path):
 # --- rendered songs -----------------------------------------------------------------------------
 
 def test_render_songs_deterministic_with_stems_that_sum_to_the_mix(tmp_path):
-    from tfaudio import labels
+    from tfaudio.data import labels
 
     a = corpus.render_songs(tmp_path / "a", n_songs=2, seconds=4.0, seed=5, progress=False)
     corpus.render_songs(tmp_path / "b", n_songs=2, seconds=4.0, seed=5, progress=False)
@@ -287,7 +288,7 @@ def test_evaluate_a_run_on_rendered_songs_with_stems(activation_run, tmp_path, c
 
 
 def test_polyphonic_detection_counts_found_instruments_where_several_play():
-    from tfaudio.evaluate import polyphonic_detection
+    from tfaudio.evaluation.evaluate import polyphonic_detection
 
     ref = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
     pred = np.array([[0.9, 0.9, 0.2, 0.0], [0.0, 0.6, 0.7, 0.0], [0.0, 0.0, 0.8, 0.9]])

@@ -15,7 +15,8 @@ from tfaudio import cli
 from tfaudio import models
 from tfaudio.errors import TfaudioError
 from tfaudio.inference import Stream, StreamOutput, predict_file, window_plan
-from tfaudio.run import RunSpec, write_spec
+from tfaudio.spec import RunSpec
+from tfaudio.run_folder import write_spec
 
 from tests.fixtures import instrument, noise, write_audio
 from tests.test_inference import CLASSES, FEAT, FRAMES, SR, WINDOW  # the same tiny models as the offline tests

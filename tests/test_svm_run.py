@@ -14,10 +14,12 @@ import pytest
 import skops.io as sio
 
 from tests import fixtures
-from tfaudio import cli, corpus
+from tfaudio import cli
+from tfaudio.data import corpus
 from tfaudio.errors import TfaudioError
 from tfaudio.models.svm import TRUSTED_TYPES, SVMBaseline, skops_types
-from tfaudio.run import open_run, svm_checkpoint_path
+from tfaudio.deploy.loading import open_run
+from tfaudio.run_folder import svm_checkpoint_path
 
 TINY = ["data.per_class=3", "data.clip_seconds=0.5"]
 ERR = "tfaudio: error: "
@@ -85,7 +87,7 @@ def test_saved_with_skops_and_round_trip_is_identical(svm_run, tmp_path):
     assert p.dtype == np.float32 and p.shape == (len(x), len(spec.classes))
     np.testing.assert_array_equal(p, q)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
-    # saved through tfaudio.outputs.write_bytes: no temporary file left beside it
+    # saved through tfaudio.io.outputs.write_bytes: no temporary file left beside it
     assert sorted(os.listdir(tmp_path)) == ["copy.skops"]
 
 
@@ -159,9 +161,9 @@ def test_evaluate_and_predict_an_svm_run(svm_run, audio_file, tmp_path, capsys):
 
 def test_inference_is_the_window_plan_and_evaluation_takes_feature_batches(svm_run):
     """Window scores are the SVM's scores of each window's features, averaged; `collect_predictions` also
-    takes `(batch, frames, bins)` feature batches (data.class_dataset) like a Keras classifier's."""
-    from tfaudio import data
-    from tfaudio.evaluate import collect_predictions
+    takes `(batch, frames, bins)` feature batches (pipeline.class_dataset) like a Keras classifier's."""
+    from tfaudio.data import pipeline
+    from tfaudio.evaluation.evaluate import collect_predictions
     from tfaudio.inference import predict_audio, window_plan
 
     model, spec = open_run(svm_run)
@@ -174,10 +176,10 @@ def test_inference_is_the_window_plan_and_evaluation_takes_feature_batches(svm_r
     np.testing.assert_allclose(result.window_scores, want, atol=1e-5)
     np.testing.assert_allclose(result.scores, want.mean(axis=0), atol=1e-5)
 
-    from tfaudio.train import split_records
+    from tfaudio.training.train import split_records
 
     cfg = cli._run_config(svm_run)
-    ds = data.class_dataset(split_records(cfg, "test"), spec.classes, sr=spec.sr, window=spec.window,
+    ds = pipeline.class_dataset(split_records(cfg, "test"), spec.classes, sr=spec.sr, window=spec.window,
                             min_rms_db=cfg.data.min_rms_db, features=spec.features, batch_size=32, shuffle=None,
                             label_mode="int", cache=None)
     collected = collect_predictions(model, spec, ds)

@@ -17,7 +17,8 @@ import pytest
 from tfaudio import cli
 from tfaudio.errors import ConfigError
 from tfaudio.experiment import apply_overrides, experiment_from_dict, load_experiment, read_yaml
-from tfaudio.run import open_run, read_spec
+from tfaudio.deploy.loading import open_run
+from tfaudio.run_folder import read_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINES = sorted((ROOT / "pipelines").glob("*.yaml"))
@@ -202,7 +203,7 @@ def test_killed_run_resumes_from_its_last_epoch(tmp_path):
 
 def test_backup_is_written_atomically(tmp_path):
     """A run killed while its backup is being saved keeps the previous, intact backup."""
-    from tfaudio.train import atomic_backup
+    from tfaudio.training.train import atomic_backup
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile("adam", "mse")

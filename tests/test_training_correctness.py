@@ -14,10 +14,11 @@ import tensorflow as tf
 
 from tests import fixtures
 from tests.harness import db_error, relative_error
-from tfaudio import cli, data
+from tfaudio import cli
+from tfaudio.data import pipeline
 from tfaudio.features import amplitude_to_db
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
-from tfaudio.datasets import Record
+from tfaudio.data.datasets import Record
 from tfaudio.errors import ConfigError
 from tfaudio.experiment import TASK_METRICS, load_experiment, monitor_choices, monitor_mode, read_yaml
 
@@ -69,7 +70,7 @@ def _state(run: Path) -> dict:
 
 
 def test_atomic_checkpoints_is_a_keras_callback(tmp_path):
-    from tfaudio.train import atomic_checkpoints
+    from tfaudio.training.train import atomic_checkpoints
 
     cb = atomic_checkpoints(tmp_path, "val_loss")
     assert isinstance(cb, keras.callbacks.Callback)
@@ -88,7 +89,7 @@ def test_atomic_checkpoints_is_a_keras_callback(tmp_path):
     ("val_loss", "max", [0.5, 0.9, 0.3, 0.4], 1),
 ])
 def test_best_checkpoint_follows_the_monitor_direction(tmp_path, monitor, mode, values, best):
-    from tfaudio.train import atomic_checkpoints
+    from tfaudio.training.train import atomic_checkpoints
 
     model = _model()
     cb = atomic_checkpoints(tmp_path, monitor, mode=mode)
@@ -106,7 +107,7 @@ def test_best_checkpoint_follows_the_monitor_direction(tmp_path, monitor, mode, 
 
 
 def test_resumed_run_keeps_its_best_value(tmp_path):
-    from tfaudio.train import atomic_checkpoints
+    from tfaudio.training.train import atomic_checkpoints
 
     model = _model()
     cb = atomic_checkpoints(tmp_path, "val_accuracy")
@@ -123,7 +124,7 @@ def test_resumed_run_keeps_its_best_value(tmp_path):
 
 
 def test_resumed_run_with_another_monitor_or_mode_starts_its_best_afresh(tmp_path):
-    from tfaudio.train import atomic_checkpoints
+    from tfaudio.training.train import atomic_checkpoints
 
     model = _model()
     cb = atomic_checkpoints(tmp_path, "val_loss")
@@ -146,7 +147,7 @@ def test_resumed_run_with_another_monitor_or_mode_starts_its_best_afresh(tmp_pat
 
 
 def test_a_monitor_missing_from_the_logs_is_an_error_not_the_loss(tmp_path):
-    from tfaudio.train import atomic_checkpoints
+    from tfaudio.training.train import atomic_checkpoints
 
     model = _model()
     cb = atomic_checkpoints(tmp_path, "val_accuracy")
@@ -248,7 +249,7 @@ def test_monitor_must_be_a_metric_of_the_task(pipeline, good, bad):
 @pytest.mark.parametrize("task", sorted(TASK_METRICS))
 def test_monitor_choices_are_what_compile_model_logs(task):
     """The names `train.monitor` is checked against are exactly what the compiled model logs."""
-    from tfaudio.train import compile_model
+    from tfaudio.training.train import compile_model
 
     cfg = next(c for c in (load_experiment(p) for p in PIPELINES) if c.task == task)
     rng = np.random.default_rng(0)
@@ -307,7 +308,7 @@ def test_spec_augment_draws_masks_per_example():
     one = tf.random.stateless_uniform((16, 32), [0, 1], 1.0, 2.0)
     x = tf.tile(one[None], [n, 1, 1])  # identical examples
     seeds = tf.stack([tf.range(n, dtype=tf.int64), tf.fill([n], tf.constant(7, tf.int64))], axis=1)
-    out = data.spec_augment(x, AUG, seeds).numpy()
+    out = pipeline.spec_augment(x, AUG, seeds).numpy()
     rows, cols = _check_masks(out, x.numpy())
     # distinct seeds, distinct masks
     patterns = {(r.tobytes(), c.tobytes()) for r, c in zip(rows, cols)}
@@ -319,13 +320,13 @@ def test_spec_augment_draws_masks_per_example():
     assert set(t_widths) == {0, 1, 2, 3} and set(f_widths) == {0, 1, 2, 3, 4, 5}
     # the same seed gives the same masks, alone or in any batch
     for i in (0, 5, 123):
-        alone = data.spec_augment(x[i], AUG, seeds[i]).numpy()
+        alone = pipeline.spec_augment(x[i], AUG, seeds[i]).numpy()
         np.testing.assert_array_equal(alone, out[i])
-    again = data.spec_augment(x[:4], AUG, tf.stack([seeds[9]] * 4)).numpy()
+    again = pipeline.spec_augment(x[:4], AUG, tf.stack([seeds[9]] * 4)).numpy()
     for k in range(4):
         np.testing.assert_array_equal(again[k], out[9])
     # leading axes beyond one batch axis
-    nested = data.spec_augment(tf.reshape(x[:6], (2, 3, 16, 32)), AUG, tf.reshape(seeds[:6], (2, 3, 2))).numpy()
+    nested = pipeline.spec_augment(tf.reshape(x[:6], (2, 3, 16, 32)), AUG, tf.reshape(seeds[:6], (2, 3, 2))).numpy()
     np.testing.assert_array_equal(nested.reshape(6, 16, 32), out[:6])
 
 
@@ -334,18 +335,18 @@ def test_spec_augment_mask_counts_and_widths():
     n = 100
     x = tf.random.stateless_uniform((n, 10, 40), [3, 4], 1.0, 2.0)
     seeds = tf.stack([tf.fill([n], tf.constant(1, tf.int64)), tf.range(n, dtype=tf.int64)], axis=1)
-    rows, cols = _check_masks(data.spec_augment(x, aug, seeds).numpy(), x.numpy())
+    rows, cols = _check_masks(pipeline.spec_augment(x, aug, seeds).numpy(), x.numpy())
     assert rows.sum(axis=1).max() <= 4 and cols.sum(axis=1).max() <= 12
     assert all(max(_runs(r), default=0) <= 4 for r in rows) and all(max(_runs(c), default=0) <= 12 for c in cols)
     assert rows.any() and cols.any()
-    assert data.spec_augment(x, AugmentConfig(), seeds) is x  # no masks configured: untouched
+    assert pipeline.spec_augment(x, AugmentConfig(), seeds) is x  # no masks configured: untouched
 
 
-def _same_audio_pool(k: int = 4, per_class: int = 2, length: int = 15360) -> data.WindowPool:
+def _same_audio_pool(k: int = 4, per_class: int = 2, length: int = 15360) -> pipeline.WindowPool:
     """Every window the same noise, so every mix of one instrument at a fixed level is the same audio."""
     w = (0.3 * np.random.default_rng(0).standard_normal(length)).astype(np.float32)
     audio = np.tile(w, (k * per_class, 1))
-    return data.WindowPool(tf.Variable(audio, trainable=False), tf.constant(np.arange(k, dtype=np.int32) * per_class),
+    return pipeline.WindowPool(tf.Variable(audio, trainable=False), tf.constant(np.arange(k, dtype=np.int32) * per_class),
                            tf.constant(np.full(k, per_class, np.int32)), [f"c{i}" for i in range(k)])
 
 
@@ -355,14 +356,14 @@ def test_mixtures_mask_each_mix_of_a_batch_on_its_own():
     feats = FeatureConfig(kind="mel", sr=22050, fmax=11025.0)  # power: no floor, every value distinct
     aug = AugmentConfig(time_masks=1, time_mask_width=4, freq_masks=1, freq_mask_width=20)
     kw = dict(mix=mix, seed=3, features=feats, batch_size=8, num_mixes=16, pool=pool, rerandomize=False)
-    plain = list(data.mixtures([], pool.classes, **kw).as_numpy_iterator())
-    masked = list(data.mixtures([], pool.classes, augment=aug, **kw).as_numpy_iterator())
+    plain = list(pipeline.mixtures([], pool.classes, **kw).as_numpy_iterator())
+    masked = list(pipeline.mixtures([], pool.classes, augment=aug, **kw).as_numpy_iterator())
     for p, m in zip(plain, masked):
         np.testing.assert_array_equal(p["features"], p["features"][:1].repeat(8, 0))  # the same audio
         rows, cols = _check_masks(m["features"], p["features"])
         assert len({(r.tobytes(), c.tobytes()) for r, c in zip(rows, cols)}) > 4  # not one mask a batch
         assert rows.sum(axis=1).max() <= 4 and cols.sum(axis=1).max() <= 20
-    again = list(data.mixtures([], pool.classes, augment=aug, **kw).as_numpy_iterator())
+    again = list(pipeline.mixtures([], pool.classes, augment=aug, **kw).as_numpy_iterator())
     for a, b in zip(masked, again):
         np.testing.assert_array_equal(a["features"], b["features"])
 
@@ -386,7 +387,7 @@ def clip_records(tmp_path_factory):
 
 
 def _batches(recs, augment=AugmentConfig(), features=None, seed=0):
-    ds = data.class_dataset(recs, ["a", "b"], sr=SR, window=WIN, features=features, batch_size=64, shuffle=None,
+    ds = pipeline.class_dataset(recs, ["a", "b"], sr=SR, window=WIN, features=features, batch_size=64, shuffle=None,
                             seed=seed, label_mode="int", cache=None, augment=augment)
     (x, y), = list(ds.as_numpy_iterator())  # one batch holds every window
     return x, y
@@ -460,7 +461,7 @@ def test_class_dataset_augmentation_is_seeded_and_new_every_epoch(clip_records):
     b, _ = _batches(clip_records, aug, seed=5)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, _batches(clip_records, aug, seed=6)[0])
-    ds = data.class_dataset(clip_records, ["a", "b"], sr=SR, window=WIN, batch_size=64, shuffle=None, seed=5,
+    ds = pipeline.class_dataset(clip_records, ["a", "b"], sr=SR, window=WIN, batch_size=64, shuffle=None, seed=5,
                             label_mode="int", cache=None, augment=aug)
     first, second = (next(iter(ds))[0].numpy() for _ in range(2))
     np.testing.assert_array_equal(first, a)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfaudio.datasets import Record
+from tfaudio.data.datasets import Record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,13 +106,13 @@ def tiny_activations(tmp_path):
 
 def test_activation_probe_trains_on_the_other_soundfonts_and_scores_the_held_out_songs(transfer, tiny_activations,
                                                                                       monkeypatch):
-    from tfaudio import data
+    from tfaudio.data import pipeline
 
     clips, classes, root = tiny_activations
     songs = transfer.load_songs(str(root / "songs" / "{sf}"), ("a", "b"))
     pooled = []
-    real_pool = data.window_pool
-    monkeypatch.setattr(data, "window_pool",
+    real_pool = pipeline.window_pool
+    monkeypatch.setattr(pipeline, "window_pool",
                         lambda records, *a, **k: pooled.append({r.meta["soundfont"] for r in records})
                         or real_pool(records, *a, **k))
     embedder = transfer.stats_frames_embedder(window=4096)  # 17 frames a window

@@ -15,7 +15,8 @@ import pytest
 from tfaudio import cli, models
 from tfaudio.errors import ConfigError
 from tfaudio.experiment import load_experiment
-from tfaudio.run import open_run, read_spec
+from tfaudio.deploy.loading import open_run
+from tfaudio.run_folder import read_spec
 from tuning import hypermodels
 from tuning import results, search
 

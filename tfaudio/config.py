@@ -141,7 +141,7 @@ class AugmentConfig:
     seconds, frequencies in Hz. Every `(low, high)` range is drawn uniformly per example (frequencies
     log-uniformly); every `*_prob` is the chance that an example gets that effect.
 
-    The recording chain (`tfaudio.data.recording_effects`, `band_limit`, `add_noise`): reverb with a
+    The recording chain (`tfaudio.data.pipeline.recording_effects`, `band_limit`, `add_noise`): reverb with a
     synthetic impulse response, EQ (spectral tilt and peaking/shelving bands), a compressor, tanh drive,
     low-/high-pass band-limiting and (coloured) background noise. `preset="recording_chain"` switches the
     whole chain on at `PRESETS`' probabilities; it fills only the fields left unset.
@@ -348,8 +348,8 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
 
 
 def write_json(config: Any, path: str | os.PathLike) -> Path:
-    """Write a resolved config as JSON (`tfaudio.outputs.write_text`: a unique temporary name, then rename)."""
-    from tfaudio import outputs
+    """Write a resolved config as JSON (`tfaudio.io.outputs.write_text`: a unique temporary name, then rename)."""
+    from tfaudio.io import outputs
 
     data = to_dict(config) if dataclasses.is_dataclass(config) else config
     return outputs.write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

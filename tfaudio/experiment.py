@@ -20,7 +20,7 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 MIXINGS = ("pipeline", "device")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 MONITOR_MODES = ("auto", "min", "max")
-# what `tfaudio.train.compile_model` logs for each task (each also with "val_" when there is validation data)
+# what `tfaudio.training.train.compile_model` logs for each task (each also with "val_" when there is validation data)
 TASK_METRICS = {"single_label": ("loss", "accuracy"), "multi_label": ("loss", "binary_accuracy", "auc"),
                 "activation": ("loss", "mae")}
 # "auto" monitor modes, by name as keras.callbacks.ModelCheckpoint (Keras 2) and KerasTuner infer them:
@@ -78,7 +78,7 @@ class DataConfig:
     verify: str = "header"
     # built-in corpus: the instrument classes ("msdb": Medley-Solos-DB's 8; "irmas": IRMAS's 11, by code)
     classes: str = "msdb"
-    # built-in corpus: SoundFonts to render (names of tfaudio.corpus.SOUNDFONTS or paths; empty: timgm6mb)
+    # built-in corpus: SoundFonts to render (names of tfaudio.data.corpus.SOUNDFONTS or paths; empty: timgm6mb)
     soundfonts: tuple[str, ...] = ()
     # cross-SoundFont splits (any data whose records carry a "soundfont"): every clip of these SoundFonts
     # is validation (model selection) or test data, and none of them is trained on
@@ -162,7 +162,7 @@ class ExperimentConfig:
     description: str = ""
 
     def __post_init__(self) -> None:
-        from tfaudio.run import TASKS
+        from tfaudio.spec import TASKS
 
         if self.task not in TASKS:
             raise ConfigError(f"task {self.task!r} is not one of {TASKS}")

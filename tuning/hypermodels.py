@@ -164,7 +164,7 @@ class TfaudioHyperModel(kt.HyperModel):
         """The trial's model, compiled (AdamW at the trial's learning rate, the task's loss)."""
         import keras
 
-        from tfaudio.train import build_model, compile_model
+        from tfaudio.training.train import build_model, compile_model
 
         try:
             cfg = self.config_for(hp)
@@ -193,7 +193,7 @@ class TfaudioHyperModel(kt.HyperModel):
 
     @staticmethod
     def _data_key(cfg: ExperimentConfig, model) -> tuple:
-        from tfaudio.train import model_input
+        from tfaudio.training.train import model_input
 
         kind = model_input(model)
         return (kind, cfg.features if kind == "features" else cfg.features.sr, cfg.mix, cfg.augment,
@@ -205,8 +205,8 @@ class TfaudioHyperModel(kt.HyperModel):
         The validation mixes always use the experiment's mixing (only the training mixes follow the
         trial's), so every trial is scored on the same task. Pipelines are reused from the last
         trial when their settings are the same; older ones are dropped."""
-        from tfaudio.datasets import classes_of
-        from tfaudio.train import datasets_for, model_input
+        from tfaudio.data.datasets import classes_of
+        from tfaudio.training.train import datasets_for, model_input
 
         if self.data is None:
             raise ConfigError(f"{type(self).__name__}: this trial needs data (its features or mixing differ "

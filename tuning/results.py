@@ -87,8 +87,8 @@ def to_markdown(rows: Sequence[Mapping[str, Any]], objective: str, title: str = 
 
 def write_tables(rows: Sequence[Mapping[str, Any]], objective: str, out_dir: str | os.PathLike,
                  title: str = "") -> tuple[Path, Path]:
-    """`out_dir/results.csv` and `out_dir/results.md` (each through `tfaudio.outputs.atomic_write`)."""
-    from tfaudio import outputs
+    """`out_dir/results.csv` and `out_dir/results.md` (each through `tfaudio.io.outputs.atomic_write`)."""
+    from tfaudio.io import outputs
 
     out = outputs.output_dir(out_dir, "tuning folder")
     paths = []

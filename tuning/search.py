@@ -11,7 +11,7 @@ What `out` holds:
     OUT/best.json           the best trial: id, score, hyperparameters
     OUT/best_config.json    the best trial's experiment config (train it longer with `tfaudio train`)
     OUT/best_run/           a tfaudio run folder of the best model (`tfaudio evaluate` reads it)
-    OUT/best/               the best model as a SavedModel (`tfaudio.export.export_saved_model`)
+    OUT/best/               the best model as a SavedModel (`tfaudio.deploy.savedmodel.export_saved_model`)
 
 Running the same command again resumes the search (KerasTuner's `overwrite=False`): finished trials
 are kept, a trial cut off by an interruption runs again, and the search goes on to `max_trials`.
@@ -302,8 +302,8 @@ def tune(cfg: ExperimentConfig, out: str | os.PathLike, callbacks: Sequence[Any]
     checked before any data is read."""
     import keras
 
-    from tfaudio.datasets import classes_of
-    from tfaudio.train import _policy, load_splits
+    from tfaudio.data.datasets import classes_of
+    from tfaudio.training.train import _policy, load_splits
 
     s = recorded = SearchConfig(**search)
     part = role()
@@ -317,7 +317,7 @@ def tune(cfg: ExperimentConfig, out: str | os.PathLike, callbacks: Sequence[Any]
     strategy = _strategy(s.strategy or cfg.train.strategy)
     out = Path(out)
     if part != "worker" and _trial_budget is None:
-        from tfaudio.outputs import report_dir
+        from tfaudio.io.outputs import report_dir
 
         report_dir(out, marker="search.json", what="search folder")  # new, empty or a search: nothing else
         _check_previous(out, cfg, s)
@@ -419,8 +419,9 @@ def _tune_in_children(cfg: ExperimentConfig, out: Path, callbacks: list, s: Sear
 def export_best(tuner, trial, hypermodel: TfaudioHyperModel, best_cfg: ExperimentConfig, out: Path) -> Path | None:
     """The best trial's model (its best epoch's weights) as OUT/best_run (a run folder) and OUT/best (a
     SavedModel, via the export command's `export_saved_model`). None when its weights are not here."""
-    from tfaudio.run import RunSpec, write_spec
-    from tfaudio.train import model_input, window_samples
+    from tfaudio.spec import RunSpec
+    from tfaudio.run_folder import write_spec
+    from tfaudio.training.train import model_input, window_samples
 
     try:
         model = tuner.load_model(trial)
@@ -434,10 +435,10 @@ def export_best(tuner, trial, hypermodel: TfaudioHyperModel, best_cfg: Experimen
     (run / "checkpoints").mkdir(parents=True, exist_ok=True)
     write_json(best_cfg.to_dict(), run / "config.json")
     write_spec(spec, run)
-    from tfaudio import outputs
+    from tfaudio.io import outputs
 
     outputs.atomic_write(run / "checkpoints" / "best.keras", model.save)
-    from tfaudio.export import export_saved_model  # the export command's code
+    from tfaudio.deploy.savedmodel import export_saved_model  # the export command's code
 
     return export_saved_model(model, spec, out / "best")
 

@@ -1,7 +1,7 @@
 """Inference on audio of any length: sliding windows, overlap-add (activations) or aggregation (clips).
 
 One plan, shared by `tfaudio predict` (in memory, streamed from a file, or live from stdin) and by the
-exported SavedModel (`tfaudio.export`), so all give the same numbers. The modules, by concern:
+exported SavedModel (`tfaudio.deploy.export`), so all give the same numbers. The modules, by concern:
 
 * `plan`: the window plan (`WindowPlan`, `window_plan`), cutting (`plan_windows`, `WindowCutter`) and
   overlap-add (`ola_weights`, `overlap_add`); its doc states the plan.
@@ -10,7 +10,7 @@ exported SavedModel (`tfaudio.export`), so all give the same numbers. The module
 * `files`: `predict_file` (a file of any length, rate and channel count, streamed in blocks).
 * `writers`: `write_prediction` (`.npy` + `.csv`, or `.json`; `.png`).
 
-The streaming resampler is `tfaudio.audio.StreamResampler`.
+The streaming resampler is `tfaudio.io.audio.StreamResampler`.
 """
 from tfaudio.inference.files import DEFAULT_BLOCK_SECONDS, predict_file
 from tfaudio.inference.plan import WindowCutter, WindowPlan, ola_weights, overlap_add, plan_windows, window_plan

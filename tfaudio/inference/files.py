@@ -15,12 +15,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from tfaudio import audio, headers
+from tfaudio.io import audio, headers
 from tfaudio._checks import is_real
 from tfaudio.errors import AudioFileError, TfaudioError
 from tfaudio.inference.predict import DEFAULT_BATCH_WINDOWS, Prediction, predict_audio, predictor
 from tfaudio.inference.stream import Stream, StreamOutput
-from tfaudio.run import RunSpec
+from tfaudio.spec import RunSpec
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ DEFAULT_BLOCK_SECONDS = 30.0
 def _blocks(path: str, block_seconds: float, kind: str = "") -> tuple[Iterator[np.ndarray], int, int]:
     """(mono float32 blocks `(n,)`, sample rate, frames the header declares (0: unknown)) streamed with soundfile.
 
-    The file is opened as a file object, as `tfaudio.audio` decodes bytes, so both say the same about a bad
+    The file is opened as a file object, as `tfaudio.io.audio` decodes bytes, so both say the same about a bad
     file; MP3 decoding runs with libmpg123's own stderr lines silenced (`headers.quiet_stderr`).
     """
     import soundfile as sf
@@ -75,8 +75,8 @@ def predict_file(model: Any, spec: RunSpec | None, path: str | os.PathLike,
 
     The file is read in blocks of `block_seconds` (soundfile), downmixed (mean of the channels) and pushed
     through a `Stream` (resampled to `spec.sr` block by block, cut into windows and stitched); the result
-    equals `predict_audio` on ``tfaudio.audio.load(path, sr=spec.sr)`` to float rounding. Formats soundfile
-    cannot read are loaded whole with `tfaudio.audio.load`. `model` may be a `Predictor`.
+    equals `predict_audio` on ``tfaudio.io.audio.load(path, sr=spec.sr)`` to float rounding. Formats soundfile
+    cannot read are loaded whole with `tfaudio.io.audio.load`. `model` may be a `Predictor`.
 
     Raises:
         AudioFileError: missing, empty, unreadable, no samples, NaN/Inf samples ("path: problem").
@@ -85,7 +85,7 @@ def predict_file(model: Any, spec: RunSpec | None, path: str | os.PathLike,
     path = os.fspath(path)
     if not (is_real(block_seconds) and 0 < block_seconds < 1e6):
         raise TfaudioError(f"block_seconds must be a positive number of seconds, got {block_seconds}")
-    kind = headers.check(path)  # the checks of tfaudio.audio.load: truncated or oversized WAV headers, not audio, ...
+    kind = headers.check(path)  # the checks of tfaudio.io.audio.load: truncated or oversized WAV headers, not audio, ...
     try:
         blocks, rate, declared = _blocks(path, block_seconds, kind)
     except AudioFileError:

@@ -1,6 +1,6 @@
 """The window plan: how audio of any length becomes model windows and how their predictions are stitched.
 
-Imported by the rest of `tfaudio.inference` and by `tfaudio.export` (through `tfaudio.inference`), so the
+Imported by the rest of `tfaudio.inference` and by `tfaudio.deploy.export` (through `tfaudio.inference`), so the
 SavedModel, `predict_audio`, `predict_file` and `Stream` all cut and stitch the same way:
 
 * **Windows.** The model sees `spec.window` samples at `spec.sr` per example. Windows start every
@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfaudio.errors import TfaudioError
-from tfaudio.run import RunSpec
+from tfaudio.spec import RunSpec
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Model checks and prediction in memory: the graph core, `Predictor`, `Prediction` and `predict_audio`.
 
-Imported by the rest of `tfaudio.inference`, by `tfaudio.export` (the SavedModel runs
-`predict_waveform_graph`; the TFLite/ONNX checks feed `model_inputs`) and by `tfaudio.evaluate`.
+Imported by the rest of `tfaudio.inference`, by `tfaudio.deploy.export` (the SavedModel runs
+`predict_waveform_graph`; the TFLite/ONNX checks feed `model_inputs`) and by `tfaudio.evaluation.evaluate`.
 Feature-input models get ``spec.features.compute(window)`` in float32 per window (windows are
 independent: each is framed and normalised on its own, as in training); audio-input models get the
 window itself.
@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from tfaudio.errors import AudioFileError, TfaudioError
 from tfaudio.inference.plan import WindowPlan, overlap_add, plan_windows, window_plan
-from tfaudio.run import RunSpec
+from tfaudio.spec import RunSpec
 
 #: Windows per model call (inside the graph the windows of a long input go through in chunks of this).
 DEFAULT_BATCH_WINDOWS = 64

@@ -1,6 +1,7 @@
 """Streaming inference: audio chunks in, activation frames (or clip window scores) out as soon as they are final.
 
-    stream = Stream("activations", rate=48000, channels=2)   # any model form tfaudio.run.open_model takes
+    stream = open_model("activations").stream(rate=48000, channels=2)   # tfaudio.deploy.loading.open_model: any form
+    stream = Stream(model, spec, rate=48000, channels=2)                # or a Keras model and its RunSpec
     for chunk in chunks:                      # float arrays (samples,) or (samples, channels), any size
         out = stream.push(chunk)              # StreamOutput: the rows that became final
         use(out.times, out.values)            # (k,) seconds, (k, classes)
@@ -8,9 +9,10 @@
 
     tfaudio predict MODEL - --stream --rate 48000 --channels 2 < audio.s16le > frames.csv
 
-Imported by `tfaudio.inference.files` (`predict_file` streams a file's blocks), `tfaudio.cli` and `tfaudio.run`.
+Imported by `tfaudio.inference.files` (`predict_file` streams a file's blocks), `tfaudio.cli` and
+`tfaudio.deploy.loading` (`LoadedModel.stream`).
 One chunk at a time: channels are averaged, the audio is resampled to the model's rate block by block
-(`tfaudio.audio.StreamResampler`: the concatenation equals resampling the whole signal), cut into windows of
+(`tfaudio.io.audio.StreamResampler`: the concatenation equals resampling the whole signal), cut into windows of
 `window` samples every `hop` samples, and each window goes through the model as soon as its last sample is
 in (the windows of one push in batches of `batch_windows`).
 
@@ -42,12 +44,11 @@ from typing import Any, BinaryIO, Iterable, TextIO
 import numpy as np
 
 from tfaudio._checks import integer
-from tfaudio.audio import StreamResampler
+from tfaudio.io.audio import StreamResampler
 from tfaudio.errors import TfaudioError
-from tfaudio.headers import format_problem
+from tfaudio.io.headers import format_problem
 from tfaudio.inference.plan import WindowCutter, ola_weights
-from tfaudio.inference.predict import DEFAULT_BATCH_WINDOWS, predictor
-from tfaudio.run import LoadedModel, open_model
+from tfaudio.inference.predict import DEFAULT_BATCH_WINDOWS, Predictor, predictor
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class StreamOutput:
 
 
 class Stream:
-    """Streaming inference with a model (any form `tfaudio.run.open_model` takes, a `LoadedModel`, a
+    """Streaming inference with a loaded model (a `LoadedModel` from `tfaudio.deploy.loading.open_model`, a
     `Predictor`, or a Keras model with its `spec`) on audio at `rate` Hz (default: the model's) with
     `channels` channels. See the module doc: `push(chunk)` -> `StreamOutput`, `flush()` at the end.
     `batch_windows`: most windows per model call (default `tfaudio.inference.DEFAULT_BATCH_WINDOWS`).
@@ -90,12 +91,12 @@ class Stream:
     """
 
     def __init__(self, model: Any, spec: Any = None, rate: int | None = None, channels: int = 1,
-                 batch_windows: int | None = None, which: str = "best", trust: bool = False,
-                 source: str = "<stream>"):
+                 batch_windows: int | None = None, source: str = "<stream>"):
         batch_windows = DEFAULT_BATCH_WINDOWS if batch_windows is None else batch_windows
         if isinstance(model, (str, os.PathLike)):
-            model = open_model(model, which, trust=trust)
-        if isinstance(model, LoadedModel):
+            raise TypeError(f"Stream takes a loaded model, not {model!r}: open it first "
+                            "(tfaudio.deploy.loading.open_model(MODEL).stream(...))")
+        if spec is None and not isinstance(model, Predictor) and hasattr(model, "spec"):  # a LoadedModel
             model, spec = model.model, model.spec
         self._p = predictor(model, spec, batch_windows)
         self.spec = self._p.spec

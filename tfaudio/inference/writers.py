@@ -1,7 +1,7 @@
 """Writing a `Prediction` to files: `prediction_files`, `write_prediction` (imported by `tfaudio.cli`).
 
-One input's files go through `tfaudio.outputs.file_set` (a temporary folder, then one swap with the folder's
-manifest); plots through `tfaudio.plots`.
+One input's files go through `tfaudio.io.outputs.file_set` (a temporary folder, then one swap with the folder's
+manifest); plots through `tfaudio.io.plots`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfaudio import outputs
+from tfaudio.io import outputs
 from tfaudio.inference.predict import Prediction
 
 
@@ -30,7 +30,7 @@ SUFFIXES = (".npy", ".csv", ".json", ".png")
 def write_prediction(result: Prediction, out_dir: str | os.PathLike, stem: str, plot: bool = False,
                      overwrite: bool = False) -> list[Path]:
     """Write a prediction; returns the written paths. An existing file is replaced only with `overwrite`
-    and only when the folder's manifest (`tfaudio.outputs.MANIFEST`) says tfaudio wrote it (else
+    and only when the folder's manifest (`tfaudio.io.outputs.MANIFEST`) says tfaudio wrote it (else
     `OutputError` naming it, before anything is written).
 
     Activation runs: `{stem}.npy` float32 `(instruments, frames)` and `{stem}.csv` (header
@@ -54,7 +54,7 @@ def write_prediction(result: Prediction, out_dir: str | os.PathLike, stem: str, 
         else:
             (tmp / f"{stem}.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
         if plot:
-            from tfaudio import plots
+            from tfaudio.io import plots
 
             png = tmp / f"{stem}.png"
             title = os.path.basename(result.source) if result.source else stem

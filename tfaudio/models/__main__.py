@@ -11,7 +11,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     table = summary_table()
     if argv:
-        from tfaudio import outputs
+        from tfaudio.io import outputs
 
         Path(argv[0]).parent.mkdir(parents=True, exist_ok=True)
         outputs.write_text(argv[0], table)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -229,3 +229,21 @@ def musicnn_head(cfg: MusicnnHeadConfig) -> keras.Model:
 
 __all__ = ["TAGS", "OUTPUTS", "MUSICNN_WEIGHTS", "musicnn", "musicnn_vgg", "musicnn_head", "intermediate",
            "load_weights", "weights_file"]
+
+
+#: Where the ported weights a model starts from come from, and their licence (`tfaudio.models.musicnn`).
+BACKBONES = {name: {"name": name, "network": "musicnn (Pons & Serra 2019), musicnn 0.1.0 wheel",
+                    "trained_on": "MagnaTagATune" if name.startswith("MTT") else "the Million Song Dataset",
+                    "licence": "ISC, (c) Music Technology Group, Universitat Pompeu Fabra 2019 "
+                               "(tfaudio/models/weights/LICENSE.musicnn)"}
+             for name in ("MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg")}
+
+
+def backbone_of(model_config: dict[str, Any]) -> dict[str, Any] | None:
+    """The ported backbone a model config starts from (`BACKBONES` entry), None for models trained from scratch."""
+    name = model_config.get("name")
+    if name == "musicnn_head":
+        return BACKBONES[model_config.get("backbone", "MSD_musicnn")]
+    if name in ("musicnn", "musicnn_vgg") and model_config.get("weights"):
+        return BACKBONES[model_config["weights"]]
+    return None

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from tfaudio import outputs
+from tfaudio.io import outputs
 from tfaudio.errors import TfaudioError
 from tfaudio.models.musicnn import TAGS, WEIGHTS_DIR
 

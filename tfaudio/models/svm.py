@@ -95,7 +95,7 @@ class SVMBaseline:
     def get_config(self) -> dict:
         return to_dict(self.config)
 
-    # -- what `tfaudio.inference` and `tfaudio.evaluate` read of a Keras model
+    # -- what `tfaudio.inference` and `tfaudio.evaluation.evaluate` read of a Keras model
     #: Not a Keras model: inference calls it eagerly on numpy features, outside any tf.function graph
     #: (and `tfaudio export` refuses it: a SavedModel needs a Keras model).
     runs_in_graph = False
@@ -177,7 +177,7 @@ class SVMBaseline:
 
     def save(self, path) -> Path:
         """Write the model to `path` (skops; ``.skops`` by convention) via a temporary name, fsync, rename."""
-        from tfaudio import outputs
+        from tfaudio.io import outputs
 
         return outputs.write_bytes(path, self.to_bytes())
 
@@ -189,7 +189,7 @@ class SVMBaseline:
         try:
             data = path.read_bytes()
         except OSError as e:
-            from tfaudio.outputs import problem
+            from tfaudio.io.outputs import problem
 
             raise TfaudioError(f"{path}: cannot read the SVM ({problem(e)})") from None
         return cls.from_bytes(data, path)

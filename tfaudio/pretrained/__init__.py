@@ -1,6 +1,6 @@
 """Pretrained models that ship inside the package, selectable by name wherever a run folder is accepted.
 
-    model, spec = tfaudio.pretrained.load("activations")      # (keras.Model, RunSpec)
+    model, spec = tfaudio.deploy.loading.open_run("activations")      # (keras.Model, RunSpec)
     tfaudio predict msdb song.wav --out DIR
 
 * ``msdb`` — single-label, Medley-Solos-DB's 8 classes and names (`cnn_compact` on log-mel).
@@ -10,7 +10,8 @@
 
 Each is a run folder (``run.json``, ``config.json``, ``checkpoints/best.keras`` without optimizer state,
 ``card.json`` with the measured numbers) under this package; its model card is ``docs/pretrained/NAME.md``
-and its recipe ``pipelines/pretrained_NAME.yaml``.
+and its recipe ``pipelines/pretrained_NAME.yaml``. This package holds the shipped files and their names and paths
+(standard library only); `tfaudio.deploy.package` writes them, `tfaudio.deploy.loading` loads them.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from tfaudio.errors import TfaudioError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NAMES", "path", "available", "load", "card", "is_name", "package"]
+__all__ = ["NAMES", "path", "available", "card", "is_name"]
 
 NAMES = ("msdb", "irmas", "activations")
 _HERE = Path(__file__).resolve().parent
@@ -35,14 +36,19 @@ def is_name(model: str | os.PathLike) -> bool:
     return str(model) in NAMES and not Path(model).exists()
 
 
-def path(name: str) -> Path:
-    """The run folder of pretrained model `name` inside the package."""
+def folder(name: str) -> Path:
+    """Where pretrained model `name` lives (or is packaged) inside the package; one line for unknown names."""
     if name not in NAMES:
         raise TfaudioError(f"unknown pretrained model {name!r}; choose one of {list(NAMES)}")
-    folder = _HERE / name
-    if not (folder / "run.json").is_file() or not (folder / "checkpoints" / "best.keras").is_file():
-        raise TfaudioError(f"pretrained model {name!r} is not in this installation ({folder} is missing its files)")
-    return folder
+    return _HERE / name
+
+
+def path(name: str) -> Path:
+    """The run folder of pretrained model `name` inside the package."""
+    where = folder(name)
+    if not (where / "run.json").is_file() or not (where / "checkpoints" / "best.keras").is_file():
+        raise TfaudioError(f"pretrained model {name!r} is not in this installation ({where} is missing its files)")
+    return where
 
 
 def available() -> list[str]:
@@ -50,44 +56,7 @@ def available() -> list[str]:
     return [n for n in NAMES if (_HERE / n / "checkpoints" / "best.keras").is_file()]
 
 
-def load(name: str) -> tuple[Any, Any]:
-    """(keras.Model, RunSpec) of pretrained model `name`."""
-    from tfaudio.run import open_run
-
-    return open_run(path(name))
-
-
 def card(name: str) -> dict[str, Any]:
     """What `card.json` records of a pretrained model: training data, recipe command, measured numbers."""
     f = path(name) / "card.json"
     return json.loads(f.read_text()) if f.is_file() else {}
-
-
-def package(run_dir: str | os.PathLike, name: str, card_data: dict[str, Any] | None = None) -> Path:
-    """Copy a trained run into the package as pretrained model `name`: run.json, config.json, splits.json,
-    and best.keras re-saved without optimizer state (the weights alone), plus `card_data` as card.json."""
-    import keras
-
-    from tfaudio import outputs
-    from tfaudio.run import open_run
-
-    if name not in NAMES:
-        raise TfaudioError(f"unknown pretrained model {name!r}; choose one of {list(NAMES)}")
-    run_dir = Path(run_dir)
-    model, _ = open_run(run_dir)
-    # float32 everywhere (a run trained under mixed precision keeps float32 variables): users' CPUs need no bf16
-    config = json.loads(json.dumps(model.get_config()).replace('"mixed_bfloat16"', '"float32"')
-                        .replace('"mixed_float16"', '"float32"'))
-    bare = keras.Model.from_config(config)
-    bare.set_weights(model.get_weights())
-    dest = _HERE / name
-    (dest / "checkpoints").mkdir(parents=True, exist_ok=True)
-    outputs.atomic_write(dest / "checkpoints" / "best.keras", bare.save)
-    for f in ("run.json", "config.json", "splits.json"):
-        if (run_dir / f).is_file():
-            outputs.write_bytes(dest / f, (run_dir / f).read_bytes())
-    if card_data is not None:
-        outputs.write_text(dest / "card.json", json.dumps(card_data, indent=2, sort_keys=True) + "\n")
-    log.info("packaged %s as pretrained %r (%.1f MB)", run_dir, name,
-             (dest / "checkpoints" / "best.keras").stat().st_size / 2**20)
-    return dest

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from tfaudio import pretrained
+from tfaudio.deploy.package import package_pretrained
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     config = json.loads((Path(args.run) / "config.json").read_text())
     card = {"name": args.name, "recipe": args.recipe or f"pipelines/pretrained_{args.name}.yaml", "config": config,
             "reports": reports}
-    dest = pretrained.package(args.run, args.name, card)
+    dest = package_pretrained(args.run, args.name, card)
     print(f"packaged {args.run} as pretrained {args.name!r} in {dest}")
     return 0
 

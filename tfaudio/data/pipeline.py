@@ -16,11 +16,11 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfaudio import draws
-from tfaudio.labels import activations as stem_activations
-from tfaudio.labels import activations_from_rms
+from tfaudio.data import draws
+from tfaudio.data.labels import activations as stem_activations
+from tfaudio.data.labels import activations_from_rms
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
-from tfaudio.datasets import Record, ScanResult, classes_of
+from tfaudio.data.datasets import Record, ScanResult, classes_of
 from tfaudio.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def decode(records: Sequence[Record], classes: Sequence[str] | None = None, sr: 
 
     `cache`: None, "memory", or a file prefix for an on-disk cache of the decoded audio.
     """
-    from tfaudio.datasets import to_dataset
+    from tfaudio.data.datasets import to_dataset
 
     ds = to_dataset(records, classes, sr=sr, mono=True, label_mode=label_mode)
     if not deterministic:
@@ -145,7 +145,7 @@ class WindowPool:
         return int(self.audio.shape[0])
 
     def frame_rms(self, frame_length: int, hop_length: int, chunk: int = 512) -> tf.Tensor:
-        """Each window's framed RMS `(windows, frames)` (`tfaudio.labels.activations`' framing,
+        """Each window's framed RMS `(windows, frames)` (`tfaudio.data.labels.activations`' framing,
         centred), computed once: a mix's activations are its stems' levels times these."""
         key = (int(frame_length), int(hop_length))
         if key not in self._frame_rms:
@@ -225,7 +225,7 @@ def mix_batch(pool: WindowPool, mix: MixConfig, seeds: tf.Tensor, stems: bool = 
     Returns audio `(batch, samples)`, labels and levels `(batch, classes)`, n_instruments `(batch,)`;
     with `stems`, stems `(batch, classes, samples)` (absent classes silent); with `activations`
     `(frame_length, hop_length)`, activations `(batch, classes, frames)` computed from the pool's framed
-    RMS (a stem's RMS is its level times its window's), as `tfaudio.labels.activations` of the stems.
+    RMS (a stem's RMS is its level times its window's), as `tfaudio.data.labels.activations` of the stems.
     """
     seeds = tf.reshape(tf.convert_to_tensor(seeds), [-1, 2])
     d = _mix_draws(pool, mix, seeds)
@@ -833,7 +833,7 @@ def make_batch(pool: WindowPool, mix: MixConfig, features: FeatureConfig | None,
                keep_audio: bool = True) -> dict[str, tf.Tensor]:
     """A batch of `mixtures`' examples from seeds `(batch, 2)`: mixes, augmentation, activations and
     features, all vectorised over the batch, each example a function of its own seed alone. Pure
-    TensorFlow: `tf.data` maps it, and the on-device path (`tfaudio.device_mixing`) runs it inside
+    TensorFlow: `tf.data` maps it, and the on-device path (`tfaudio.data.device_mixing`) runs it inside
     the compiled training step. Without waveform augmentation the activations come from the pool's
     framed RMS (no stems are built)."""
     hop = features.hop_length if features is not None else 1024

@@ -21,7 +21,8 @@ from typing import Any, Sequence
 from tfaudio.config import write_json
 from tfaudio.errors import ConfigError, DatasetError, TfaudioError
 from tfaudio.experiment import ExperimentConfig, monitor_mode
-from tfaudio.run import RunSpec, checkpoint_path, write_spec
+from tfaudio.spec import RunSpec
+from tfaudio.run_folder import checkpoint_path, write_spec
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ def corpus_root(cfg: ExperimentConfig) -> Path:
     It is rendered only into the cache or into a new or empty `data.root`: a folder that holds anything
     else (most likely a real data set with `data.format` left at "corpus") is refused, never touched.
     """
-    from tfaudio import corpus, datasets, outputs
+    from tfaudio.data import corpus, datasets
+    from tfaudio.io import outputs
 
     d = cfg.data
     fonts = corpus_soundfonts(cfg)
@@ -87,7 +89,7 @@ def _font(record: Any) -> str:
 def _by_soundfont(cfg: ExperimentConfig, fmt: str, root: Path, train, val, test, with_test: bool):
     """Cross-SoundFont splits: every clip of `data.val_soundfonts` is validation, of `data.test_soundfonts`
     test; training (and, where no held-out SoundFont is named, validation and test) keeps the others."""
-    from tfaudio import datasets
+    from tfaudio.data import datasets
 
     d = cfg.data
     held_val, held_test = set(d.val_soundfonts), set(d.test_soundfonts)
@@ -121,7 +123,7 @@ def data_source(cfg: ExperimentConfig) -> tuple[str, Path]:
 
 
 def _read_split(cfg: ExperimentConfig, fmt: str, root: Path, role: str, name: str):
-    from tfaudio import datasets
+    from tfaudio.data import datasets
 
     try:
         return datasets.load_records(fmt, root, split=name, strict=cfg.data.strict, verify=cfg.data.verify)
@@ -156,7 +158,7 @@ def load_splits(cfg: ExperimentConfig, with_test: bool = False):
     held out, stratified by class and seeded by `train.seed` (`validation_carve_out` says how).
     test: `data.test_split` when `with_test` (a missing one is an error naming it), else None.
     """
-    from tfaudio import datasets
+    from tfaudio.data import datasets
 
     d = cfg.data
     train_name, val_name, test_name = split_names(cfg)
@@ -225,7 +227,7 @@ def split_records(cfg: ExperimentConfig, role: str):
 
 
 def _policy(name: str) -> str:
-    from tfaudio.precision import resolve
+    from tfaudio.models.precision import resolve
 
     return resolve(name)
 
@@ -342,39 +344,39 @@ def datasets_for(cfg: ExperimentConfig, train_recs, val_recs, classes: Sequence[
     """(train, validation) tf.data datasets of (x, y) batches for keras fit."""
     import tensorflow as tf
 
-    from tfaudio import data
+    from tfaudio.data import pipeline
     from tfaudio.config import FeatureConfig
 
     t, d = cfg.train, cfg.data
     feats = cfg.features if input_kind == "features" else dataclasses.replace(cfg.features, kind="none")
     sr = cfg.features.sr
     if d.balance and all(len(r.labels) == 1 for r in train_recs):
-        train_recs = data.balance(train_recs, d.max_oversample, seed=t.seed)
+        train_recs = pipeline.balance(train_recs, d.max_oversample, seed=t.seed)
     if cfg.task in ("activation", "multi_label"):
         mix = cfg.mix if cfg.task == "activation" else dataclasses.replace(cfg.mix, window=window_samples(cfg))
         y_key = "activations" if cfg.task == "activation" else "labels"
         x_key = "features" if feats.kind != "none" else "audio"
-        pool_train = data.window_pool(train_recs, classes, sr, mix, cache=d.cache, split="training")
-        train = data.mixtures(train_recs, classes, mix, seed=t.seed, features=feats, batch_size=t.batch_size,
+        pool_train = pipeline.window_pool(train_recs, classes, sr, mix, cache=d.cache, split="training")
+        train = pipeline.mixtures(train_recs, classes, mix, seed=t.seed, features=feats, batch_size=t.batch_size,
                               augment=cfg.augment, pool=pool_train, input_context=input_context)
-        train = data.for_training(train, x_key, y_key)
+        train = pipeline.for_training(train, x_key, y_key)
         val = None
         if val_recs:
             val_steps = t.validation_steps or 20
-            pool_val = data.window_pool(val_recs, classes, sr, mix, cache=d.cache, split="validation")
-            val = data.mixtures(val_recs, classes, mix, seed=t.seed + 1, features=feats, batch_size=t.batch_size,
+            pool_val = pipeline.window_pool(val_recs, classes, sr, mix, cache=d.cache, split="validation")
+            val = pipeline.mixtures(val_recs, classes, mix, seed=t.seed + 1, features=feats, batch_size=t.batch_size,
                                 num_mixes=val_steps * t.batch_size, pool=pool_val, rerandomize=False)
-            val = data.for_training(val, x_key, y_key).cache()
+            val = pipeline.for_training(val, x_key, y_key).cache()
         return train, val
     window = window_samples(cfg)
     hop = int(round(d.clip_hop_seconds * sr)) if d.clip_hop_seconds else window
     fc = feats if feats.kind != "none" else None
-    train = data.class_dataset(train_recs, classes, sr=sr, window=window, hop=hop, min_rms_db=d.min_rms_db,
+    train = pipeline.class_dataset(train_recs, classes, sr=sr, window=window, hop=hop, min_rms_db=d.min_rms_db,
                                features=fc, batch_size=t.batch_size, shuffle=t.shuffle_buffer, seed=t.seed,
                                label_mode="int", cache=d.cache, augment=cfg.augment, input_context=input_context)
     val = None
     if val_recs:
-        val = data.class_dataset(val_recs, classes, sr=sr, window=window, hop=hop, min_rms_db=d.min_rms_db,
+        val = pipeline.class_dataset(val_recs, classes, sr=sr, window=window, hop=hop, min_rms_db=d.min_rms_db,
                                  features=fc, batch_size=t.batch_size, shuffle=None, label_mode="int",
                                  cache=d.cache)
     if t.steps_per_epoch:
@@ -383,28 +385,28 @@ def datasets_for(cfg: ExperimentConfig, train_recs, val_recs, classes: Sequence[
 
 
 def device_mixing_for(cfg: ExperimentConfig, model, train_recs, val_recs, classes: Sequence[str], input_kind: str):
-    """`train.mixing: device`: (model wrapped in `tfaudio.device_mixing.DeviceMixing`, training seed batches,
+    """`train.mixing: device`: (model wrapped in `tfaudio.data.device_mixing.DeviceMixing`, training seed batches,
     validation seed batches or None). The same mixes as `datasets_for` makes for the same seeds."""
-    from tfaudio import data
-    from tfaudio.device_mixing import DeviceMixing, seed_batches
+    from tfaudio.data import pipeline
+    from tfaudio.data.device_mixing import DeviceMixing, seed_batches
 
     t, d = cfg.train, cfg.data
     feats = cfg.features if input_kind == "features" else dataclasses.replace(cfg.features, kind="none")
     mix = cfg.mix if cfg.task == "activation" else dataclasses.replace(cfg.mix, window=window_samples(cfg))
     if d.balance and all(len(r.labels) == 1 for r in train_recs):
-        train_recs = data.balance(train_recs, d.max_oversample, seed=t.seed)
+        train_recs = pipeline.balance(train_recs, d.max_oversample, seed=t.seed)
     x_key = "features" if feats.kind != "none" else "audio"
     y_key = "activations" if cfg.task == "activation" else "labels"
-    pool = data.window_pool(train_recs, classes, cfg.features.sr, mix, cache=d.cache, split="training")
+    pool = pipeline.window_pool(train_recs, classes, cfg.features.sr, mix, cache=d.cache, split="training")
     wrapped = DeviceMixing(model, pool, mix, feats, cfg.augment, x_key, y_key, sr=cfg.features.sr)
     train = seed_batches(t.seed, t.batch_size)
     val = None
     if val_recs:  # a fixed validation set, made once by the tf.data path as in `datasets_for`
-        pool_val = data.window_pool(val_recs, classes, cfg.features.sr, mix, cache=d.cache, split="validation")
+        pool_val = pipeline.window_pool(val_recs, classes, cfg.features.sr, mix, cache=d.cache, split="validation")
         val_steps = t.validation_steps or 20
-        val = data.mixtures(val_recs, classes, mix, seed=t.seed + 1, features=feats, batch_size=t.batch_size,
+        val = pipeline.mixtures(val_recs, classes, mix, seed=t.seed + 1, features=feats, batch_size=t.batch_size,
                             num_mixes=val_steps * t.batch_size, pool=pool_val, rerandomize=False)
-        val = data.for_training(val, x_key, y_key).cache()
+        val = pipeline.for_training(val, x_key, y_key).cache()
     return wrapped, train, val
 
 
@@ -424,9 +426,9 @@ def _per_worker_input(cfg: ExperimentConfig, dist: Any, train_recs, classes: Seq
         per_replica = dataclasses.replace(cfg, train=dataclasses.replace(t, batch_size=ctx.get_per_replica_batch_size(
             t.batch_size)))
         if device:
-            from tfaudio import data
+            from tfaudio.data import pipeline
 
-            seeds = data.mix_seeds(t.seed).shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
+            seeds = pipeline.mix_seeds(t.seed).shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
             return seeds.batch(per_replica.train.batch_size, drop_remainder=True).prefetch(2)
         return datasets_for(per_replica, train_recs, [], classes, input_kind, input_context=ctx)[0]
 
@@ -477,7 +479,7 @@ def _atomic_checkpoints_class():
             return value < self.best if self.mode == "min" else value > self.best
 
         def _save(self, name: str) -> None:
-            from tfaudio import outputs
+            from tfaudio.io import outputs
 
             outputs.clean_stale(self.dir / name)  # temporary files of a killed run
             outputs.atomic_write(self.dir / name, self.model.save)
@@ -508,20 +510,20 @@ def _trim_history(path: Path, start: int) -> None:
         return
     lines = path.read_text().splitlines(keepends=True)
     keep = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].isdigit() and int(ln.split(",", 1)[0]) < start]
-    from tfaudio import outputs
+    from tfaudio.io import outputs
 
     if keep != lines:  # a resume that changes nothing rewrites nothing
         outputs.write_text(path, "".join(keep))
 
 
 def atomic_csv_logger(path: Path, append: bool):
-    """keras.callbacks.CSVLogger whose file is rewritten whole through `tfaudio.outputs.atomic_write` at
+    """keras.callbacks.CSVLogger whose file is rewritten whole through `tfaudio.io.outputs.atomic_write` at
     every epoch (the same rows and format; Keras appends in place, so a kill could leave half a row)."""
     import io
 
     import keras
 
-    from tfaudio import outputs
+    from tfaudio.io import outputs
 
     class AtomicCSVLogger(keras.callbacks.CSVLogger):
         def on_train_begin(self, logs=None):
@@ -546,10 +548,10 @@ def atomic_csv_logger(path: Path, append: bool):
 def atomic_backup(backup_dir: Path):
     """keras.callbacks.BackupAndRestore whose files are written to a temporary name and renamed, so a
     run killed while it saves still has an intact backup to `--resume` from (Keras writes in place).
-    Both files go through `tfaudio.outputs.atomic_write`."""
+    Both files go through `tfaudio.io.outputs.atomic_write`."""
     import keras
 
-    from tfaudio import outputs
+    from tfaudio.io import outputs
 
     class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         def _save_model(self):
@@ -677,7 +679,7 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
     epoch is saved leaves nothing behind; one that fails later keeps its checkpoints for `--resume`
     and is marked by `failed.json`.
     """
-    from tfaudio.run import run_lock
+    from tfaudio.run_folder import run_lock
 
     if strategy:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, strategy=strategy))
@@ -691,14 +693,14 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
 
 def _entries(run_dir: Path) -> set[str]:
     """What a run folder holds, but its lock file."""
-    from tfaudio.run import LOCK_NAME
+    from tfaudio.run_folder import LOCK_NAME
 
     return {p.name for p in run_dir.iterdir() if p.name != LOCK_NAME} if run_dir.is_dir() else set()
 
 
 def _train_locked(cfg: ExperimentConfig, run_dir: Path, resume: bool, dist: Any) -> Path:
     """`train` of the chief, which holds the run's lock: the checks, the training, the cleanup of a failure."""
-    from tfaudio import outputs
+    from tfaudio.io import outputs
 
     is_run = (run_dir / "run.json").is_file() or (run_dir / "checkpoints").exists()
     if is_run and not resume:
@@ -730,10 +732,10 @@ def _train_locked(cfg: ExperimentConfig, run_dir: Path, resume: bool, dist: Any)
 
 
 def _write_run_manifest(run_dir: Path, before: set[str]) -> None:
-    """List the files this run wrote in ``RUN/.tfaudio-manifest.json`` (`tfaudio.outputs.MANIFEST`): every
+    """List the files this run wrote in ``RUN/.tfaudio-manifest.json`` (`tfaudio.io.outputs.MANIFEST`): every
     file under the run but hidden entries (the lock, temporaries, worker scratch), and, on a resume of a run
     that has a manifest, no entry that was there before and that it does not list (a user's file)."""
-    from tfaudio import outputs
+    from tfaudio.io import outputs
 
     old = outputs.MANIFEST
     try:
@@ -753,7 +755,7 @@ def _after_failure(run_dir: Path, resume: bool, before: set[str], error: BaseExc
     """A failed run is never mistaken for a run: before its first saved epoch what this process created
     goes (only the entries that were not in the folder when it took the lock: `before`); after it, the run
     stays for `--resume`, marked by `failed.json`."""
-    from tfaudio.run import svm_checkpoint_path
+    from tfaudio.run_folder import svm_checkpoint_path
 
     saved = checkpoint_path(run_dir, "last").is_file() or svm_checkpoint_path(run_dir).is_file()
     if not resume and not saved:
@@ -789,7 +791,7 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
     log.info("precision policy %s, strategy %s (%d replica(s))", policy, type(dist).__name__,
              dist.num_replicas_in_sync)
 
-    from tfaudio.datasets import classes_of
+    from tfaudio.data.datasets import classes_of
 
     train_recs, val_recs, _ = load_splits(cfg)
     classes = classes_of(train_recs)
@@ -864,7 +866,7 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
         choose_run_thresholds(run_dir, spec, val_recs, model)
     if not chief:
         if keep_worker_dir:
-            from tfaudio import outputs
+            from tfaudio.io import outputs
 
             outputs.atomic_write(work_dir / "final.keras", model.save)
         else:
@@ -879,7 +881,7 @@ def choose_run_thresholds(run_dir: Path, spec: RunSpec, val_recs: Sequence[Any],
     data a run is evaluated on."""
     import keras
 
-    from tfaudio.evaluate import choose_thresholds, clip_examples, collect_predictions
+    from tfaudio.evaluation.evaluate import choose_thresholds, clip_examples, collect_predictions
 
     best = checkpoint_path(run_dir, "best")
     if best.is_file():
@@ -900,8 +902,9 @@ def _train_svm(cfg: ExperimentConfig, run_dir: Path) -> Path:
     """Seed 004's SVM baseline: MFCC statistics of each clip window, scikit-learn."""
     import numpy as np
 
-    from tfaudio import data, models
-    from tfaudio.datasets import classes_of
+    from tfaudio import models
+    from tfaudio.data import pipeline
+    from tfaudio.data.datasets import classes_of
 
     train_recs, val_recs, _ = load_splits(cfg)
     classes = classes_of(train_recs)
@@ -910,7 +913,7 @@ def _train_svm(cfg: ExperimentConfig, run_dir: Path) -> Path:
     feats = cfg.features
 
     def arrays(recs):
-        ds = data.class_dataset(recs, classes, sr=feats.sr, window=window, min_rms_db=cfg.data.min_rms_db,
+        ds = pipeline.class_dataset(recs, classes, sr=feats.sr, window=window, min_rms_db=cfg.data.min_rms_db,
                                 features=feats, batch_size=64, shuffle=None, label_mode="int",
                                 cache=None)
         xs, ys = zip(*[(x, y) for x, y in ds.as_numpy_iterator()])

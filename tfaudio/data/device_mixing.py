@@ -1,7 +1,7 @@
 """Mixing on the accelerator: the window pool lives on the device, and mixing, activation labels and
 features run inside the compiled training step; tf.data feeds only seeds `(batch, 2)`.
 
-Every example is `tfaudio.data.make_batch` of its seed, the function the tf.data path maps, so for the same
+Every example is `tfaudio.data.pipeline.make_batch` of its seed, the function the tf.data path maps, so for the same
 seed both paths give the same examples (within float tolerance: XLA may fuse and reorder arithmetic).
 Select it with `train.mixing: device` (`tfaudio train CONFIG --set train.mixing=device`).
 """
@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfaudio import data
+from tfaudio.data import pipeline
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
 
 
@@ -24,7 +24,7 @@ class DeviceMixing(keras.Model):
     exports hold the plain model. `examples(seeds)` gives the (x, y) a step trains on.
     """
 
-    def __init__(self, inner: keras.Model, pool: data.WindowPool, mix: MixConfig,
+    def __init__(self, inner: keras.Model, pool: pipeline.WindowPool, mix: MixConfig,
                  features: FeatureConfig | None, augment: AugmentConfig = AugmentConfig(),
                  x_key: str = "features", y_key: str = "activations", sr: int = 44100, **kwargs: Any):
         super().__init__(name=f"{inner.name}_device_mixing", **kwargs)
@@ -32,7 +32,7 @@ class DeviceMixing(keras.Model):
         self.built = inner.built  # it has no weights of its own
         self.x_key, self.y_key = x_key, y_key
         feats = features if x_key == "features" else None
-        self._make = functools.partial(data.make_batch, pool, mix, feats, augment, sr=sr,
+        self._make = functools.partial(pipeline.make_batch, pool, mix, feats, augment, sr=sr,
                                        keep_audio=x_key == "audio")
         with tf.device(_device()):  # the pool on the accelerator, once
             pool.frame_rms(features.n_fft if features else 2048, features.hop_length if features else 1024)
@@ -70,7 +70,7 @@ def _device() -> str:
 
 def seed_batches(seed: int, batch_size: int, num_batches: int | None = None,
                  rerandomize: bool = True) -> tf.data.Dataset:
-    """What the tf.data side feeds: batches of per-mix seeds `(batch, 2)`, as `data.mixtures` draws them
+    """What the tf.data side feeds: batches of per-mix seeds `(batch, 2)`, as `pipeline.mixtures` draws them
     (the same mixes for the same `seed`)."""
     num = None if num_batches is None else num_batches * batch_size
-    return data.mix_seeds(seed, num, rerandomize).batch(batch_size, drop_remainder=True).prefetch(2)
+    return pipeline.mix_seeds(seed, num, rerandomize).batch(batch_size, drop_remainder=True).prefetch(2)

@@ -10,7 +10,7 @@ names (signatures, restored `tf.function`s, resource creators, initializers, des
 they call (`While`/`If` bodies, `PartitionedCall`s, ...), plus every other library function except those
 only the TF1 saver calls (`_traced_save` / `_traced_restore`, which the TF2 loader never runs). Any op
 outside `ALLOWED_OPS` is refused in one line naming it. `ALLOWED_OPS` is exactly the set of ops
-`tfaudio.export.export_saved_model` emits for every registered model and feature kind
+`tfaudio.deploy.savedmodel.export_saved_model` emits for every registered model and feature kind
 (tests/test_bad_inputs.py exports them all and compares); it holds no file, network, Python or process op.
 A SavedModel without an object graph (TF1) is refused too: its loader runs the graph's own restore ops.
 

@@ -29,7 +29,7 @@ def _figure(width: float, height: float) -> Any:
 def _save(fig: Any, path: str | os.PathLike) -> Path:
     import io
 
-    from tfaudio import outputs
+    from tfaudio.io import outputs
 
     path = Path(path)
     outputs.output_dir(path.parent)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from tfaudio import __version__
-from tfaudio import headers
+from tfaudio.io import headers
 from tfaudio._checks import bounded_int_arg, positive_int_arg, seconds
 
 log = logging.getLogger("tfaudio")
@@ -278,7 +278,7 @@ def _print_summary(counts: dict[str, dict[str, int]]) -> None:
 
 
 def cmd_corpus_render(args: argparse.Namespace) -> int:
-    from tfaudio import corpus, datasets
+    from tfaudio.data import corpus, datasets
 
     from tfaudio.errors import TfaudioError
 
@@ -328,7 +328,7 @@ def cmd_corpus_render(args: argparse.Namespace) -> int:
 
 
 def cmd_data_summary(args: argparse.Namespace) -> int:
-    from tfaudio import datasets
+    from tfaudio.data import datasets
 
     records = datasets.load_records(args.format, args.root, split=args.split, strict=args.strict,
                                     verify=args.verify)
@@ -410,7 +410,7 @@ def find_config(name: str) -> Path:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from tfaudio.experiment import load_experiment, read_yaml
-    from tfaudio.train import is_chief, resume_config, train
+    from tfaudio.training.train import is_chief, resume_config, train
 
     if args.resume:  # the run's own config.json, with --set applied (what train checks may change)
         cfg = resume_config(args.out, args.overrides, experiment=read_yaml(find_config(args.config)).get("name"))
@@ -433,7 +433,7 @@ def _run_config(run: Path):
 
     from tfaudio.errors import TfaudioError
     from tfaudio.experiment import experiment_from_dict
-    from tfaudio.run import resolve_run
+    from tfaudio.run_folder import resolve_run
 
     path = resolve_run(run) / "config.json"
     if not path.is_file():
@@ -446,14 +446,14 @@ def evaluation_data(cfg, spec, records, mixes: int, seed: int):
     the file's scores) or fixed mixes of the records' windows (activation runs)."""
     import dataclasses
 
-    from tfaudio import data
-    from tfaudio.evaluate import clip_examples
+    from tfaudio.data import pipeline
+    from tfaudio.evaluation.evaluate import clip_examples
 
     if spec.task in ("single_label", "multi_label"):
         return clip_examples(records, spec)
     mix = dataclasses.replace(cfg.mix, window=spec.window)
     feats = spec.features if spec.model_input == "features" else dataclasses.replace(spec.features, kind="none")
-    return data.mixtures(records, spec.classes, mix, seed=seed, features=feats, batch_size=32,
+    return pipeline.mixtures(records, spec.classes, mix, seed=seed, features=feats, batch_size=32,
                          num_mixes=max(32, mixes // 32 * 32), rerandomize=False)
 
 
@@ -465,8 +465,8 @@ def evaluation_records(cfg, data_root: str | None, fmt: str | None, split: str |
     test split; a folder or manifest with no subsets is evaluated whole). A split with no records is
     an error naming it and the choices.
     """
-    from tfaudio import datasets
-    from tfaudio.train import split_names, split_records
+    from tfaudio.data import datasets
+    from tfaudio.training.train import split_names, split_records
 
     if not data_root:
         role = split or "test"
@@ -500,8 +500,8 @@ def _print_metrics(metrics: dict) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from tfaudio import outputs
-    from tfaudio.run import model_form
+    from tfaudio.io import outputs
+    from tfaudio.deploy.loading import model_form
 
     model_form(args.run)  # any saved form of a model; else one line, before anything is written
     with outputs.command_dir(args.out, "report folder (metrics.json and plots)", outputs.owned_dir):  # or tfaudio's
@@ -509,7 +509,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from tfaudio.run import open_model
+    from tfaudio.deploy.loading import open_model
 
     loaded = open_model(args.run, args.which, args.precision, trust=args.trust_model)
     print(f"model: {loaded.description}")
@@ -518,8 +518,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     history = loaded.run_dir / "history.csv" if loaded.run_dir is not None else None
     history = history if history is not None and history.is_file() else None
     if args.data and (args.format or cfg.data.format) == "stems":  # songs with per-instrument stems
-        from tfaudio import datasets
-        from tfaudio.evaluate import evaluate_songs_and_report, songs_summary
+        from tfaudio.data import datasets
+        from tfaudio.evaluation.evaluate import evaluate_songs_and_report, songs_summary
 
         songs = datasets.load_records("stems", args.data, strict=cfg.data.strict)
         split = args.split if args.split is not None else (
@@ -536,7 +536,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"report: {Path(args.out) / 'metrics.json'} and {len(files) - 1} plot(s) in {args.out}")
         return 0
     records, split = evaluation_records(cfg, args.data, args.format, args.split)
-    from tfaudio.evaluate import evaluate_and_report
+    from tfaudio.evaluation.evaluate import evaluate_and_report
 
     data = evaluation_data(cfg, spec, records, args.mixes, args.seed)
     fmt = args.format or ("medley_solos_db" if cfg.data.format == "corpus" else cfg.data.format)
@@ -557,9 +557,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from tfaudio import outputs
+    from tfaudio.io import outputs
     from tfaudio.errors import TfaudioError
-    from tfaudio.run import model_form, open_model
+    from tfaudio.deploy.loading import model_form, open_model
 
     if args.stream or "-" in args.audio:
         return _predict_stream(args)
@@ -606,7 +606,7 @@ def _predict_stream(args: argparse.Namespace) -> int:
     import os
 
     from tfaudio.errors import TfaudioError
-    from tfaudio.run import open_model
+    from tfaudio.deploy.loading import open_model
 
     if not args.stream:
         raise TfaudioError("- reads raw PCM from standard input: add --stream (and --rate R --channels C)")
@@ -641,7 +641,7 @@ def _predict_stream(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from tfaudio.export import export
+    from tfaudio.deploy.export import export
 
     path, meta = export(args.run, args.out, args.format, args.quantize, args.which, args.calibration or ())
     if args.format == "savedmodel":
@@ -666,12 +666,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from tfaudio.run import open_model
+    from tfaudio.deploy.loading import open_model
 
     loaded = open_model(args.model, args.which, trust=args.trust_model)
     meta = dict(loaded.metadata)
     if args.latency:
-        from tfaudio.export import latency
+        from tfaudio.deploy.export import latency
 
         meta["latency"] = latency(loaded.model, loaded.spec)
     if args.json:
@@ -751,9 +751,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from tfaudio import corpus, datasets
+    from tfaudio.data import corpus, datasets
 
-    from tfaudio import outputs
+    from tfaudio.io import outputs
 
     seconds("--sequence-seconds", args.sequence_seconds)
     t0 = time.time()
@@ -775,7 +775,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _print_summary(datasets.summary(records))
 
     from tfaudio.experiment import load_experiment
-    from tfaudio.train import train
+    from tfaudio.training.train import train
 
     run = out / "run"
     if run.exists():
@@ -788,8 +788,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"epochs x {args.steps} steps of {cfg.train.batch_size} on-the-fly mixes into {run}")
     train(cfg, run)
 
-    from tfaudio.evaluate import evaluate_and_report, sequence_example
-    from tfaudio.run import open_run
+    from tfaudio.evaluation.evaluate import evaluate_and_report, sequence_example
+    from tfaudio.deploy.loading import open_run
 
     model, spec = open_run(run)
     report = out / "report"
@@ -801,7 +801,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     export_dir = out / "saved_model"
     print(f"\n[4/6] exporting a SavedModel that takes raw audio to {export_dir}")
-    from tfaudio.export import export_saved_model
+    from tfaudio.deploy.savedmodel import export_saved_model
 
     export_saved_model(model, spec, export_dir)
 
@@ -826,7 +826,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     pre_metrics = None
     if "activations" in pretrained.available():  # the shipped model on the same sequence, for comparison
-        pre_model, pre_spec = pretrained.load("activations")
+        pre_model, pre_spec = open_run("activations")
         pre_seq = sequence_example([stems[k, k * n:(k + 1) * n] for k in range(len(names))],
                                    [pre_spec.classes.index(c) for c in names], pre_spec)
         pre_metrics, _ = evaluate_and_report(pre_model, pre_spec, [pre_seq], report / "sequence-pretrained",
@@ -906,7 +906,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tfaudio: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # an output (or input) path the checks did not foresee: still one line
-        from tfaudio.outputs import describe
+        from tfaudio.io.outputs import describe
 
         print(f"tfaudio: error: {describe(e)}", file=sys.stderr)
         return 2
@@ -918,7 +918,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """The `tfaudio` console command: `main`, then a fast exit once TensorFlow was loaded.
 
-    Every output is already on disk (written, fsynced and renamed by `tfaudio.outputs`), so after
+    Every output is already on disk (written, fsynced and renamed by `tfaudio.io.outputs`), so after
     flushing the streams and logging the process leaves with `os._exit`, skipping TensorFlow's
     teardown of its thread pools and modules (about 1 s on 2 cores). `tfaudio.cli.main` itself, as
     tests and scripts call it, returns normally."""

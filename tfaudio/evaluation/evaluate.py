@@ -16,13 +16,13 @@ Metrics per task:
   "frame_precision", "frame_recall", "frame_f1_per_class", and the seed's "noise_matrix_db" and
   "leakage_matrix_db" (see `noise_matrix_db` and `leakage_matrix_db` for the exact definitions).
 
-Data (`data`): a `tf.data.Dataset` (batched or not) of dicts — the keys of `tfaudio.data.mixtures`:
+Data (`data`): a `tf.data.Dataset` (batched or not) of dicts — the keys of `tfaudio.data.pipeline.mixtures`:
 "features" or "audio" in, "activations" or "labels" out, optionally "playing" — or of (x, y) pairs;
 a dict of arrays; an (x, y) pair of arrays; or any iterable of such elements. Audio examples longer
 or shorter than the model's window (e.g. a rendered sequence of instruments played in turn, with its
 reference activations) go through `tfaudio.inference`'s sliding windows and overlap-add.
 
-Songs with per-instrument stems (data format "stems", `tfaudio.datasets.from_stems`): `evaluate_songs`
+Songs with per-instrument stems (data format "stems", `tfaudio.data.datasets.from_stems`): `evaluate_songs`
 predicts each whole mix, takes the reference activations from its stems, and adds to the activation
 metrics threshold-free ones (`threshold_free_metrics`: AUC-ROC, AP, frame LRAP) and segment-based F1
 and error rate (`segment_metrics`, sed_eval); `evaluate_songs_and_report` also writes the report.
@@ -40,7 +40,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from tfaudio.errors import DatasetError
-from tfaudio.run import RunSpec
+from tfaudio.spec import RunSpec
 
 log = logging.getLogger(__name__)
 
@@ -160,11 +160,11 @@ def sequence_example(clips: Sequence[Any], instruments: Sequence[int], spec: Run
     """Seed 001 §5.3's "Sequence": single-instrument `clips` (mono at `spec.sr`) played in turn, clip k
     by instrument `instruments[k]`.
 
-    Returns {"audio": `(samples,)`, "activations": `(instruments, frames)` (`tfaudio.labels.activations`
+    Returns {"audio": `(samples,)`, "activations": `(instruments, frames)` (`tfaudio.data.labels.activations`
     of the stems, `range_db` range re `ref`), "playing": `(frames,)` (the instrument of the clip holding
     each frame's centre)} — an element `evaluate_run` takes as is.
     """
-    from tfaudio.labels import activations
+    from tfaudio.data.labels import activations
 
     clips = [np.asarray(c, np.float32).reshape(-1) for c in clips]
     if not clips or len(clips) != len(instruments):
@@ -452,9 +452,9 @@ def collect_predictions(model: Any, spec: RunSpec, data: Any, max_examples: int 
 def clip_examples(records: Sequence[Any], spec: RunSpec) -> Iterator[dict[str, Any]]:
     """Whole files as evaluation examples of a clip run: {"audio": `(samples,)` at the run's rate,
     "labels": multi-hot `(classes,)` (multi-label) or the class index (single-label)}, read with
-    `tfaudio.audio.load`. A label outside the run's classes is a DatasetError naming the file."""
-    from tfaudio.audio import load
-    from tfaudio.datasets import encode_labels
+    `tfaudio.io.audio.load`. A label outside the run's classes is a DatasetError naming the file."""
+    from tfaudio.io.audio import load
+    from tfaudio.data.datasets import encode_labels
 
     mode = "multi_hot" if spec.task == "multi_label" else "int"
     for r in records:
@@ -552,14 +552,14 @@ def _as_array(m: Any) -> np.ndarray:
 def write_report(metrics: dict[str, Any], out_dir: str | os.PathLike, history_csv: str | os.PathLike | None = None,
                  examples: Sequence[Any] | None = None) -> list[Path]:
     """Write `metrics.json` and PNG plots to `out_dir` and list them in its manifest
-    (`tfaudio.outputs.MANIFEST`); returns the written paths.
+    (`tfaudio.io.outputs.MANIFEST`); returns the written paths.
 
     Plots: "confusion_matrix.png" (single-label), "per_class_f1.png" (multi-label),
     "noise_matrix.png" and "leakage_matrix.png" (activations), "example_{i}.png" (reference vs
     predicted activations, for each of `examples`: (reference, predicted) pairs or dicts with those
     keys and an optional "title"), "training_curves.png" (from `history_csv`, when it exists).
     """
-    from tfaudio import outputs, plots
+    from tfaudio.io import outputs, plots
 
     out = outputs.output_dir(out_dir, "report folder")
     written: list[Path] = []
@@ -779,19 +779,19 @@ class Song:
 
 def song_reference(record: Any, spec: RunSpec, samples: int | None = None, ref: float = 1.0,
                    range_db: float = 60.0, mix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Reference activations of a "stems" record (`tfaudio.datasets.from_stems`) at the run's rate and hop.
+    """Reference activations of a "stems" record (`tfaudio.data.datasets.from_stems`) at the run's rate and hop.
 
     Each instrument's stems, as they are in the mix (no level scaling: they are the reference), are
     loaded at `spec.sr`, summed, padded or cut to `samples` (default: the first stem's length) and
-    turned into `tfaudio.labels.activations` with the features' `n_fft` / `hop_length`, `ref` and
+    turned into `tfaudio.data.labels.activations` with the features' `n_fft` / `hop_length`, `ref` and
     `range_db`, as training labels its mixes. Returns (reference `(classes, frames)`, playing
     `(frames,)`, info): stems of instruments outside the run's classes get no row but count for
     `playing` (a frame is an instrument's solo frame only if no other stem is active: activation > 0)
     and are listed in info["unknown_instruments"]; info["mix_residual_db"] (with `mix`) is the level
     of ``mix - sum(stems)`` relative to the mix.
     """
-    from tfaudio.audio import load
-    from tfaudio.labels import activations
+    from tfaudio.io.audio import load
+    from tfaudio.data.labels import activations
 
     classes = list(spec.classes)
     f = spec.features
@@ -854,7 +854,7 @@ def collect_songs(model: Any, spec: RunSpec, records: Sequence[Any], ref: float 
     (logged, returned in the skipped list) or, with `strict`, raises its AudioFileError.
     Returns (songs, skipped (path, problem) pairs).
     """
-    from tfaudio.audio import load
+    from tfaudio.io.audio import load
     from tfaudio.errors import AudioFileError
     from tfaudio.inference import predict_audio, predictor
 
@@ -944,7 +944,7 @@ def song_metrics(songs: Sequence[Song], spec: RunSpec, threshold: float | None =
 def evaluate_songs(model: Any, spec: RunSpec, records: Sequence[Any], threshold: float | None = None,
                    ref: float = 1.0, range_db: float = 60.0, segment_seconds: float = 1.0,
                    strict: bool = False) -> dict[str, Any]:
-    """Evaluate an activation run on songs with per-instrument stems (`tfaudio.datasets.from_stems`
+    """Evaluate an activation run on songs with per-instrument stems (`tfaudio.data.datasets.from_stems`
     records): `collect_songs` then `song_metrics`. JSON-able metrics dict."""
     songs, skipped = collect_songs(model, spec, records, ref, range_db, strict)
     metrics = song_metrics(songs, spec, threshold, range_db, segment_seconds)
@@ -960,7 +960,7 @@ def evaluate_songs_and_report(model: Any, spec: RunSpec, records: Sequence[Any],
     """`evaluate_songs` + `write_report` (metrics.json, noise/leakage matrices, the first `n_examples`
     songs' reference vs predicted activations, training curves) + "per_class_auc.png" and
     "per_class_ap.png". Returns (metrics, written files)."""
-    from tfaudio import plots
+    from tfaudio.io import plots
 
     songs, skipped = collect_songs(model, spec, records, ref, range_db, strict)
     metrics = song_metrics(songs, spec, threshold, range_db, segment_seconds)

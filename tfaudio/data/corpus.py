@@ -1,7 +1,7 @@
 """The built-in corpus: solo-instrument phrases rendered from General MIDI SoundFonts.
 
 `render_corpus` writes a corpus in the Medley-Solos-DB layout, which
-`tfaudio.datasets.medley_solos_db` reads back. With several SoundFonts (names
+`tfaudio.data.datasets.medley_solos_db` reads back. With several SoundFonts (names
 in `SOUNDFONTS`, resolved by `soundfont_path`) every class is rendered with
 each, and each song of a class picks one of the class's GM programs
 (`Instrument.programs`), so a class comes in many timbres. A phrase is played
@@ -27,7 +27,7 @@ from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from tfaudio.datasets import MSDB_COLUMNS, MSDB_METADATA as METADATA, stem_instrument
+from tfaudio.data.datasets import MSDB_COLUMNS, MSDB_METADATA as METADATA, stem_instrument
 from tfaudio.errors import TfaudioError
 
 log = logging.getLogger(__name__)
@@ -663,7 +663,7 @@ def render_corpus(
     their audio does not depend on what else is rendered. Returns the metadata path. `out` must be new
     or an empty folder: the corpus is rendered into a hidden sibling and renamed into place when complete.
     """
-    from tfaudio import outputs
+    from tfaudio.io import outputs
 
     instruments = list(instruments)
     if per_class < 1:
@@ -773,7 +773,7 @@ def _render_song(renderer: Renderer, inst: Instrument, programs: Sequence[int], 
 
 
 def _write_wav(sf, path: Path, y: np.ndarray, sr: int, subtype: str = "PCM_16") -> None:
-    """A WAV in a folder that is not yet published (`tfaudio.outputs.atomic_replace_dir` fsyncs it)."""
+    """A WAV in a folder that is not yet published (`tfaudio.io.outputs.atomic_replace_dir` fsyncs it)."""
     sf.write(str(path), y, sr, subtype=subtype, format="WAV")
 
 
@@ -839,7 +839,7 @@ def render_songs(
     peak: float = 0.9,
     progress: bool = True,
 ) -> list[Path]:
-    """Render songs with per-instrument stems in the "stems" layout (`tfaudio.datasets.from_stems`).
+    """Render songs with per-instrument stems in the "stems" layout (`tfaudio.data.datasets.from_stems`).
 
     Each song ``out/song_NNN/`` holds ``mix.wav``, ``stems/<instrument>.wav`` (spaces as ``_``) and
     ``song.json`` (the schedule). A song has ``min(max_polyphony, len(instruments))`` distinct
@@ -858,7 +858,7 @@ def render_songs(
 
     from tqdm.auto import tqdm
 
-    from tfaudio import outputs
+    from tfaudio.io import outputs
 
     insts = [_resolve(i) for i in instruments]
     names = [i.name for i in insts]
@@ -937,7 +937,7 @@ def render_songs(
 
 def _write_float_wav(path: Path, y: np.ndarray, sr: int) -> None:
     """A mono 32-bit float WAV (fmt, fact, data), in a folder that is not yet published (a song's
-    temporary folder: `tfaudio.outputs.atomic_replace_dir` fsyncs it). Written here rather than by
+    temporary folder: `tfaudio.io.outputs.atomic_replace_dir` fsyncs it). Written here rather than by
     libsndfile, whose float WAVs carry a PEAK chunk with a time stamp: the same song rendered twice
     gives the same bytes."""
     import struct
@@ -984,7 +984,7 @@ def render_irmas_excerpts(out: str | os.PathLike, n_songs: int = 20, seconds: fl
     """
     import soundfile as sf
 
-    from tfaudio import outputs
+    from tfaudio.io import outputs
 
     insts = [_resolve(i) for i in (instruments or IRMAS_INSTRUMENTS)]
     final = Path(out)

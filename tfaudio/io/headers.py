@@ -1,8 +1,8 @@
 """Cheap checks of an audio file before it is decoded, without TensorFlow.
 
-`check(path)` is the first step of every reader (`tfaudio.audio.load`, `tfaudio.inference.predict_file`,
+`check(path)` is the first step of every reader (`tfaudio.io.audio.load`, `tfaudio.inference.predict_file`,
 the data-set scanners): missing, a folder, unreadable, empty, not an audio format, and for WAV the
-RIFF chunk walk of `tfaudio.audio.decode_wav`, with the same one-line problems ("WAV file is
+RIFF chunk walk of `tfaudio.io.audio.decode_wav`, with the same one-line problems ("WAV file is
 truncated: data chunk declares 88200 bytes, 1000 present"). A header that claims more data than the
 file holds (e.g. 4 GB) is refused here, before anything is allocated.
 """

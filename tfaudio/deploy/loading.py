@@ -1,223 +1,17 @@
-"""A training run's folder: what `tfaudio train` writes and `evaluate`, `predict` and `export` read.
-
-    RUN/
-      run.json              RunSpec: task, classes, features, window (what inference needs)
-      config.json           the resolved experiment config
-      checkpoints/best.keras, checkpoints/last.keras   (an SVM run: checkpoints/best.skops)
-      history.csv           per-epoch metrics (keras CSVLogger)
-      backup/               state for `--resume` (keras BackupAndRestore)
-      logs/                 TensorBoard
-
-`open_model(MODEL)` loads a model from any of its saved forms (`FORMS`: a run folder, a pretrained name, a
-.keras file, an exported SavedModel, .tflite or .onnx file) as a `LoadedModel`: what inference runs, its
-RunSpec, the metadata that travels with it and, when known, its experiment config.
-"""
+"""TODO."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from tfaudio.config import FeatureConfig, from_dict, to_dict, write_json
 from tfaudio.errors import TfaudioError
-
-TASKS = ("activation", "single_label", "multi_label")
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSpec:
-    """What inference needs to know about a trained model.
-
-    task: "activation" (output `(batch, instruments, frames)`), "single_label" (softmax
-    `(batch, classes)`) or "multi_label" (sigmoid `(batch, classes)`). `window`: samples at
-    `features.sr` the model sees per example. `model_input`: "features" `(batch, frames, bins)`
-    computed with `features`, or "audio" `(batch, samples)`.
-    """
-
-    task: str
-    classes: tuple[str, ...]
-    features: FeatureConfig
-    window: int
-    model_input: str = "features"
-    threshold: float = 0.5
-    thresholds: tuple[float, ...] = ()  # per class (multi-label), chosen on the validation split
-    threshold_source: str = ""
-
-    def __post_init__(self) -> None:
-        if self.thresholds and len(self.thresholds) != len(self.classes):
-            raise TfaudioError(f"{len(self.thresholds)} thresholds for {len(self.classes)} classes")
-        if self.task not in TASKS:
-            raise TfaudioError(f"task {self.task!r} is not one of {TASKS}")
-        if self.model_input not in ("features", "audio"):
-            raise TfaudioError(f"model_input {self.model_input!r} must be 'features' or 'audio'")
-        if self.window <= 0 or not self.classes:
-            raise TfaudioError("a run needs a positive window and at least one class")
-
-    @property
-    def sr(self) -> int:
-        return self.features.sr
-
-    def class_thresholds(self) -> tuple[float, ...]:
-        """The decision threshold of each class: `thresholds` when chosen, else `threshold` for all."""
-        return tuple(self.thresholds) if self.thresholds else (float(self.threshold),) * len(self.classes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunSpec":
-        feats = dict(data["features"])
-        if "scale" not in feats and feats.get("kind") in ("cqt", "stft"):
-            feats["scale"] = "linear"  # runs written before `scale` existed fed CQT/STFT magnitudes unscaled
-        return from_dict(cls, {**data, "features": feats})
-
-
-def write_spec(spec: RunSpec, run_dir: str | os.PathLike) -> Path:
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return write_json(spec, run_dir / "run.json")
-
-
-#: The lock file of a run folder: `RUN/.tfaudio.lock`, holding the PID of the process that owns the run.
-LOCK_NAME = ".tfaudio.lock"
-
-
-class RunLockedError(TfaudioError):
-    """Another process holds a run folder's lock (one line naming its PID)."""
-
-
-@contextlib.contextmanager
-def run_lock(run_dir: str | os.PathLike, what: str = "train", create: bool = True) -> Iterator[Path]:
-    """Own run folder `run_dir` for the ``with`` block: an exclusive `fcntl.flock` on `RUN/.tfaudio.lock`,
-    taken before any check or write; a second `train`, `--resume` or `export` of the run fails at once with
-    `RunLockedError` naming the PID that holds it. The kernel releases the lock when the process exits or
-    crashes. `create`: make the folder (and missing parents) when missing; those that are still empty when
-    the block ends are removed again, and so is the lock file. Yields the folder."""
-    from tfaudio import outputs
-
-    run_dir = Path(run_dir)
-    if os.path.lexists(run_dir) and not run_dir.is_dir():
-        raise outputs.OutputError(f"{run_dir}: exists and is not a folder")
-    created = [p for p in (run_dir, *run_dir.parents) if not os.path.lexists(p)] if create else []
-    lock = run_dir / LOCK_NAME
-    fd = -1
-    try:
-        if created:
-            outputs.output_dir(run_dir, "run folder")
-        fd = _acquire(lock, run_dir, what)
-        yield run_dir
-    finally:
-        if fd >= 0:
-            try:
-                lock.unlink()  # while still held: a process that opened the old file retries (see _acquire)
-            except OSError:
-                pass
-            os.close(fd)
-        for p in created:  # deepest first; only empty folders this call made
-            try:
-                p.rmdir()
-            except OSError:
-                break
-
-
-def _acquire(lock: Path, run_dir: Path, what: str) -> int:
-    """An open descriptor of `lock`, exclusively flocked and still the file at that path; else one line."""
-    import fcntl
-
-    for _ in range(100):
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            from tfaudio import outputs
-
-            raise outputs.OutputError(f"{run_dir}: cannot lock the run folder: {outputs.problem(e)}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = _holder(fd)
-            os.close(fd)
-            raise RunLockedError(f"{run_dir}: in use by another tfaudio process (PID {holder}); cannot {what} it "
-                                 "now (try again when that process has finished)") from None
-        try:
-            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:  # not a file its last owner removed after we opened it
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-            return fd
-        os.close(fd)
-    raise RunLockedError(f"{run_dir}: cannot lock the run folder (its lock file keeps changing)")
-
-
-def _holder(fd: int) -> str:
-    """The PID written in a held lock file (its owner writes it just after locking: wait a moment for it)."""
-    import time
-
-    for _ in range(50):
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        if text.isdigit():
-            return text
-        time.sleep(0.01)
-    return "unknown"
-
-
-def resolve_run(run: str | os.PathLike) -> Path:
-    """A run folder: `run` itself, or the package's folder of a pretrained model name ("msdb", "irmas",
-    "activations") when no local path has that name."""
-    from tfaudio import pretrained
-
-    return pretrained.path(str(run)) if pretrained.is_name(run) else Path(run)
-
-
-def read_spec(run_dir: str | os.PathLike) -> RunSpec:
-    run_dir = resolve_run(run_dir)
-    path = Path(run_dir) / "run.json"
-    if not path.is_file():
-        raise TfaudioError(f"{run_dir}: not a tfaudio run folder (no run.json)")
-    try:
-        return RunSpec.from_dict(json.loads(path.read_text()))
-    except (KeyError, ValueError, TypeError) as e:
-        raise TfaudioError(f"{path}: malformed run spec ({e})") from None
-
-
-def checkpoint_path(run_dir: str | os.PathLike, which: str = "best") -> Path:
-    """`RUN/checkpoints/{best,last}.keras`; `which` may also be a path to a .keras file."""
-    if which not in ("best", "last"):
-        return Path(which)
-    return Path(run_dir) / "checkpoints" / f"{which}.keras"
-
-
-#: The SVM baseline's model file (skops): `RUN/checkpoints/best.skops`, its only checkpoint.
-SVM_SUFFIX = ".skops"
-#: What older tfaudio versions pickled the SVM to (refused when loaded, never unpickled).
-OLD_SVM_SUFFIX = ".svm"
-
-
-def svm_checkpoint_path(run_dir: str | os.PathLike) -> Path:
-    """`RUN/checkpoints/best.skops`: where `tfaudio train` saves an SVM run's model."""
-    return Path(run_dir) / "checkpoints" / f"best{SVM_SUFFIX}"
-
-
-def resolve_checkpoint(run_dir: str | os.PathLike, which: str = "best") -> Path:
-    """The file `open_run` loads for `which`: the .keras checkpoint (a missing best falls back to last);
-    in an SVM run, whose one model serves as best and last, `checkpoints/best.skops` (or an old pickled
-    `best.svm`, so that loading it says why it is refused). A path is returned as is. When nothing is
-    there, the (missing) path the error names."""
-    path = checkpoint_path(run_dir, which)
-    if which not in ("best", "last") or path.is_file():
-        return path
-    if which == "best" and checkpoint_path(run_dir, "last").is_file():
-        return checkpoint_path(run_dir, "last")
-    svm = svm_checkpoint_path(run_dir)
-    for candidate in (svm, svm.with_suffix(OLD_SVM_SUFFIX)):
-        if candidate.is_file():
-            return candidate
-    return checkpoint_path(run_dir, "last") if which == "best" else path
+from tfaudio.models.musicnn import backbone_of
+from tfaudio.run_folder import OLD_SVM_SUFFIX, SVM_SUFFIX, read_spec, resolve_checkpoint, resolve_run
+from tfaudio.spec import RunSpec, spec_from_metadata
 
 
 def open_run(run_dir: str | os.PathLike, which: str = "best"):
@@ -273,24 +67,6 @@ def model_form(model: str | os.PathLike) -> str:
                        f".keras, .tflite or .onnx file, nor a pretrained model name ({names})")
 
 
-#: Where the ported weights a model starts from come from, and their licence (`tfaudio.models.musicnn`).
-BACKBONES = {name: {"name": name, "network": "musicnn (Pons & Serra 2019), musicnn 0.1.0 wheel",
-                    "trained_on": "MagnaTagATune" if name.startswith("MTT") else "the Million Song Dataset",
-                    "licence": "ISC, (c) Music Technology Group, Universitat Pompeu Fabra 2019 "
-                               "(tfaudio/models/weights/LICENSE.musicnn)"}
-             for name in ("MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg")}
-
-
-def backbone_of(model_config: dict[str, Any]) -> dict[str, Any] | None:
-    """The ported backbone a model config starts from (`BACKBONES` entry), None for models trained from scratch."""
-    name = model_config.get("name")
-    if name == "musicnn_head":
-        return BACKBONES[model_config.get("backbone", "MSD_musicnn")]
-    if name in ("musicnn", "musicnn_vgg") and model_config.get("weights"):
-        return BACKBONES[model_config["weights"]]
-    return None
-
-
 def training_summary(config: dict[str, Any] | None, run_dir: str | os.PathLike | None = None) -> dict[str, Any] | None:
     """What a model was trained on, from its resolved experiment config (`config.json`): data format and
     root, classes, built-in corpus settings (SoundFonts, clips per class, seed), split names, augmentation
@@ -328,26 +104,15 @@ def training_summary(config: dict[str, Any] | None, run_dir: str | os.PathLike |
     return out
 
 
-def spec_from_metadata(meta: dict[str, Any], where: str | os.PathLike = "") -> RunSpec:
-    """The RunSpec an export's metadata records (`run_spec`; older exports: its top-level keys)."""
-    try:
-        if "run_spec" in meta:
-            return RunSpec.from_dict(meta["run_spec"])
-        return RunSpec.from_dict({k: meta[k] for k in ("task", "classes", "features", "window", "model_input")}
-                                 | {"threshold": meta.get("threshold", 0.5)})
-    except (KeyError, ValueError, TypeError) as e:
-        raise TfaudioError(f"{where}: malformed tfaudio metadata ({e})") from None
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class LoadedModel:
     """A model loaded by `open_model`, in any of its saved forms.
 
     model: what inference runs: a `keras.Model` (run, pretrained, .keras), the SVM baseline, or the
-    runner of an export (`tfaudio.export.SavedModelRunner`, `TFLiteRunner`, `ONNXRunner`), which takes
+    runner of an export (`tfaudio.deploy.runners.SavedModelRunner`, `TFLiteRunner`, `ONNXRunner`), which takes
     audio windows `(batch, window)` when its features are computed inside. spec: the RunSpec inference
     uses (for an export that computes its features inside, `model_input` is "audio": it takes audio).
-    form: one of `FORMS`. metadata: what travels with the model (`tfaudio.export.metadata`). config:
+    form: one of `FORMS`. metadata: what travels with the model (`tfaudio.deploy.metadata.metadata`). config:
     the resolved experiment config (dict), when known (evaluation of the run's own data needs it).
     """
 
@@ -442,13 +207,13 @@ def open_model(model: str | os.PathLike, which: str = "best", precision: str = "
     sits in), a SavedModel folder, .tflite or .onnx file written by `tfaudio export`.
 
     Predictions of all forms of one model agree (within 1e-5; 1e-4 for TFLite and ONNX, unquantized).
-    `precision` ("float32", "auto" or "mixed_bfloat16", `tfaudio.precision.resolve`) is the policy a Keras
+    `precision` ("float32", "auto" or "mixed_bfloat16", `tfaudio.models.precision.resolve`) is the policy a Keras
     form computes in: bfloat16 is several times faster on CPUs with AMX, within about 0.01 of float32.
 
-    A SavedModel is a program: before it loads, `tfaudio.trust.check_saved_model` reads it as data and
+    A SavedModel is a program: before it loads, `tfaudio.deploy.trust.check_saved_model` reads it as data and
     refuses, in one line naming it, any op tfaudio's exporter never writes (file, network, Python,
     process ops, ...). `trust=True` skips that check, for a model whose source you trust."""
-    from tfaudio import export
+    from tfaudio.deploy import metadata, runners
 
     form = model_form(model)
     path = Path(model)
@@ -457,12 +222,12 @@ def open_model(model: str | os.PathLike, which: str = "best", precision: str = "
         net, spec = open_run(run_dir, which)
         net = float32_model(net, precision)
         config = _read_config(run_dir)
-        meta = export.metadata(spec, frames=_frames(net, spec, run_dir), config=config,
+        meta = metadata.metadata(spec, frames=_frames(net, spec, run_dir), config=config,
                                training=training_summary(config, run_dir), export_format=form)
         return LoadedModel(net, spec, form, run_dir, meta, config, run_dir, resolve_checkpoint(run_dir, which),
                            name=str(model) if form == "pretrained" else "")
     if form == "keras":
-        meta = export.read_metadata(path, "keras")
+        meta = metadata.read_metadata(path, "keras")
         run_dir = None
         if meta is None:  # a checkpoint inside a run folder: RUN/checkpoints/NAME.keras
             run_dir = path.resolve().parent.parent
@@ -477,22 +242,22 @@ def open_model(model: str | os.PathLike, which: str = "best", precision: str = "
         net = float32_model(_load_keras(path), precision)
         frames = _frames(net, spec, path)  # a plain Keras model with a copied tfaudio.json fails here, naming the file
         if meta is None:
-            meta = export.metadata(spec, frames=frames, config=config,
+            meta = metadata.metadata(spec, frames=frames, config=config,
                                    training=training_summary(config, run_dir), export_format="keras")
         return LoadedModel(net, spec, form, path, meta, config, run_dir, path)
-    runner, spec, meta = export.load_exported(path, form, trust=trust)
+    runner, spec, meta = runners.load_exported(path, form, trust=trust)
     return LoadedModel(runner, spec, form, path, meta, meta.get("config"))
 
 
 def float32_model(model: Any, precision: str = "float32") -> Any:
     """`model` computing in float32 (or `precision`): a Keras model trained under mixed precision (its
-    variables are float32 already) is cloned with that policy (`tfaudio.precision.with_policy`); anything
+    variables are float32 already) is cloned with that policy (`tfaudio.models.precision.with_policy`); anything
     else is returned as is. Every form `tfaudio export` writes computes in float32, and so does every form
     `open_model` loads by default, so that they give the same numbers (LiteRT and onnxruntime have no
     bfloat16 convolutions)."""
     if not hasattr(model, "layers") or not getattr(model, "runs_in_graph", True):
         return model
-    from tfaudio.precision import resolve, with_policy
+    from tfaudio.models.precision import resolve, with_policy
 
     return with_policy(model, resolve(precision))
 

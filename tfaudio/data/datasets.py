@@ -103,9 +103,9 @@ class ScanResult(list):
 
 
 def check_file(path: str | os.PathLike, verify: str = "header") -> str | None:
-    """The problem with an audio file, or None. `verify`: "none", "header" (`tfaudio.headers.check`,
-    and soundfile's header read for compressed formats) or "full" (decodes it with `tfaudio.audio.load`)."""
-    from tfaudio import headers
+    """The problem with an audio file, or None. `verify`: "none", "header" (`tfaudio.io.headers.check`,
+    and soundfile's header read for compressed formats) or "full" (decodes it with `tfaudio.io.audio.load`)."""
+    from tfaudio.io import headers
     from tfaudio.errors import AudioFileError
 
     if verify == "none":
@@ -128,7 +128,7 @@ def check_file(path: str | os.PathLike, verify: str = "header") -> str | None:
         return None if frames > 0 else "contains no audio samples (zero length)"
     if verify != "full":
         return None
-    from tfaudio.audio import load  # decodes, and checks NaN/Inf samples
+    from tfaudio.io.audio import load  # decodes, and checks NaN/Inf samples
 
     try:
         load(path)
@@ -652,11 +652,11 @@ def encode_labels(records: Sequence[Record], classes: Sequence[str], mode: str =
 
     An unknown label raises DatasetError naming the file and the label.
     """
-    from tfaudio.labels import OneHotEncoder, UnknownLabelError
+    from tfaudio.data.labels import OneHotEncoder, UnknownLabelError
 
     if mode not in ("int", "one_hot", "multi_hot"):
         raise DatasetError(None, f"unknown label mode {mode!r}; use 'int', 'one_hot' or 'multi_hot'")
-    encoder = OneHotEncoder(classes)  # the class list and its lookup live in tfaudio.labels
+    encoder = OneHotEncoder(classes)  # the class list and its lookup live in tfaudio.data.labels
     n, k = len(records), encoder.num_classes
     out = np.zeros(n, np.int32) if mode == "int" else np.zeros((n, k), np.float32)
     for i, r in enumerate(records):
@@ -692,11 +692,11 @@ def to_dataset(records: Sequence[Record], classes: Sequence[str] | None = None, 
 
     audio: `(samples,)` mono (or `(channels, samples)`), float32 at `sr`; label as `encode_labels`
     ("auto": "int" when every record has one label, else "multi_hot"). Files are read in order;
-    shuffle, window and batch downstream (tfaudio.data).
+    shuffle, window and batch downstream (tfaudio.data.pipeline).
     """
     import tensorflow as tf
 
-    from tfaudio.audio import read_audio
+    from tfaudio.io.audio import read_audio
 
     records = list(records)
     if not records:
