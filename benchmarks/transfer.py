@@ -16,7 +16,7 @@ Methods (rows of the table):
   - ``musicnn:MSD_musicnn``, ``musicnn:MTT_musicnn``: the frozen backbone (`tfaudio.models.musicnn.load`) at
     16 kHz, max and mean temporal pools of its last mid-end feature map concatenated (1,506 values);
 * ``shipped:NAME``: the shipped pretrained model, scored with the project's clip protocol
-  (`tfaudio.evaluation.evaluate.clip_examples` + `evaluate_run`: its own windows at a 50 % hop, probabilities averaged per
+  (`tfaudio.evaluation.clips.clip_examples` + `evaluate_run`: its own windows at a 50 % hop, probabilities averaged per
   file). It is not refitted: folds whose SoundFont it trained on (its config's `data.soundfonts`) are marked
   ``trained`` and the one it was selected on (`data.val_soundfonts`) ``selected``; its worst and mean are over
   the folds it never trained on.
@@ -42,10 +42,10 @@ Tasks:
   per frame: 192 values). The held-out SoundFont's songs are resampled to 16 kHz, cut into the project's
   activation windows (47,616 samples every 23,808, the last zero-padded), embedded, scored per frame by the
   probe and stitched by `tfaudio.inference.plan.overlap_add`; reference activations come from the stems at
-  the same frames (`tfaudio.evaluation.evaluate.song_reference`) and every metric from `tfaudio.evaluation.evaluate.song_metrics`,
+  the same frames (`tfaudio.evaluation.songs.song_reference`) and every metric from `tfaudio.evaluation.songs.song_metrics`,
   as `tfaudio evaluate --format stems` computes them. Reported: frame LRAP and ``polyphonic_recall`` (playing
   instruments found >= 0.5 in frames where two or more play), worst by LRAP. Shipped and recipe runs are
-  scored with `tfaudio.evaluation.evaluate.evaluate_songs` at their own rate and hop.
+  scored with `tfaudio.evaluation.songs.evaluate_songs` at their own rate and hop.
 
 Data (rendered outside the repository)::
 
@@ -341,7 +341,7 @@ def probe_folds(task: str, embedder: Embedder, clips: list, classes: list[str], 
                 soundfonts: Sequence[str], cache: Path, corpus: str) -> dict[str, Any]:
     """One embedder, every LOSO fold: {"folds": {sf: metrics}, "seconds": {...}}."""
     from tfaudio.data.datasets import encode_labels
-    from tfaudio.evaluation.evaluate import classification_metrics
+    from tfaudio.evaluation.metrics import classification_metrics
 
     x, owner, t_embed = embed(embedder, clips, corpus, cache)
     if not np.array_equal(owner, np.arange(len(clips))):
@@ -375,7 +375,8 @@ def score_run(task: str, loaded: Any, sf: str, clips: list, excerpts: dict | Non
     """A loaded run (`tfaudio.deploy.loading.open_model`) on SoundFont `sf`'s clips (msdb) or excerpts (irmas) with the
     project's clip protocol, or on its songs (activations) with `tfaudio evaluate --format stems`'s
     `evaluate_songs`."""
-    from tfaudio.evaluation.evaluate import clip_examples, evaluate_run, evaluate_songs
+    from tfaudio.evaluation.clips import clip_examples, evaluate_run
+    from tfaudio.evaluation.songs import evaluate_songs
 
     if task == "activations":
         return evaluate_songs(loaded.model, loaded.spec, songs[sf])
@@ -618,7 +619,7 @@ def probe_songs(probe: Any, x: np.ndarray, owner: np.ndarray, records: Sequence[
     import tensorflow as tf
 
     from tfaudio.io.audio import load
-    from tfaudio.evaluation.evaluate import Song, song_metrics, song_reference
+    from tfaudio.evaluation.songs import Song, song_metrics, song_reference
     from tfaudio.inference.plan import overlap_add, window_plan
 
     plan = window_plan(spec)

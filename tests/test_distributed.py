@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tfaudio.experiment import load_experiment
-from tfaudio.training.train import corpus_root
+from tfaudio.data.sources import corpus_root
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 420  # seconds, for a whole group of processes

@@ -303,7 +303,7 @@ def test_checkpoints_and_history_go_through_the_writer(tmp_path, monkeypatch):
     """Training's writers (checkpoints, backup, history.csv) call `atomic_write`, not open()/os.replace."""
     import keras
 
-    from tfaudio.training import train
+    from tfaudio.training import callbacks
 
     written = []
     real = outputs.atomic_write
@@ -316,9 +316,9 @@ def test_checkpoints_and_history_go_through_the_writer(tmp_path, monkeypatch):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile("adam", "mse")
     x = keras.ops.ones((8, 3))
-    callbacks = [train.atomic_checkpoints(tmp_path, "loss", write=True),
-                 train.atomic_csv_logger(tmp_path / "history.csv", append=False),
-                 train.atomic_backup(tmp_path / "backup")]
+    callbacks = [callbacks.atomic_checkpoints(tmp_path, "loss", write=True),
+                 callbacks.atomic_csv_logger(tmp_path / "history.csv", append=False),
+                 callbacks.atomic_backup(tmp_path / "backup")]
     model.fit(x, x[:, :1], epochs=2, verbose=0, callbacks=callbacks)
     assert {"last.keras", "best.keras", "state.json", "history.csv", "latest.weights.h5",
             "training_metadata.json"} <= set(written)
@@ -326,7 +326,7 @@ def test_checkpoints_and_history_go_through_the_writer(tmp_path, monkeypatch):
     assert rows[0].startswith("epoch,") and [r.split(",")[0] for r in rows[1:]] == ["0", "1"]
     # resumed: the rows so far are kept, the header is not repeated
     model.fit(x, x[:, :1], epochs=3, initial_epoch=2, verbose=0,
-              callbacks=[train.atomic_csv_logger(tmp_path / "history.csv", append=True)])
+              callbacks=[callbacks.atomic_csv_logger(tmp_path / "history.csv", append=True)])
     rows = (tmp_path / "history.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows] == ["epoch", "0", "1", "2"]
     assert not [p.name for p in tmp_path.rglob(".*")]

@@ -10,7 +10,7 @@ import pytest
 
 from tests import fixtures
 from tfaudio import cli
-from tfaudio.evaluation.evaluate import choose_thresholds, classification_metrics
+from tfaudio.evaluation.metrics import choose_thresholds, classification_metrics
 
 IRMAS_NAMES = {"vio": "violin", "flu": "flute", "pia": "piano"}
 TINY = ["train.epochs=1", "train.steps_per_epoch=2", "train.validation_steps=1", "train.batch_size=4",

@@ -75,7 +75,7 @@ def test_train_never_renders_the_corpus_over_a_users_folder(user_folder, tmp_pat
 
 def test_the_corpus_renders_into_an_empty_data_root(tmp_path, cache):
     from tfaudio.experiment import load_experiment
-    from tfaudio.training.train import corpus_root
+    from tfaudio.data.sources import corpus_root
 
     root = tmp_path / "empty"
     root.mkdir()

@@ -13,7 +13,7 @@ import soundfile as sf
 from tests import fixtures
 from tfaudio import cli
 from tfaudio.data import corpus, datasets
-from tfaudio.evaluation import evaluate
+from tfaudio.evaluation import metrics, songs
 from tfaudio.errors import DatasetError, TfaudioError
 
 SR = 22050
@@ -128,7 +128,7 @@ def test_threshold_free_metrics_match_sklearn_and_hand_values():
     pred = np.array([[0.1, 0.4, 0.35, 0.8, 0.9],
                      [0.5, 0.2, 0.5, 0.3, 0.9],
                      [0.6, 0.1, 0.2, 0.1, 0.9]])
-    m = evaluate.threshold_free_metrics(pred, ref, classes, threshold=0.5)
+    m = metrics.threshold_free_metrics(pred, ref, classes, threshold=0.5)
     y = ref >= 0.5
     # "a" by hand: positives 0.35, 0.8 and negatives 0.1, 0.4, 0.9 -> 3 of 6 pairs ordered: AUC 0.5;
     # ranked 0.9-, 0.8+, 0.4-, 0.35+, 0.1-: precision 1/2 at each positive: AP 0.5
@@ -145,7 +145,7 @@ def test_threshold_free_metrics_match_sklearn_and_hand_values():
     assert m["lrap_frames"] == 4
     assert m["lrap"] == pytest.approx((1 / 2 + 1 / 3 + 1 / 2 + 1) / 4)
     assert m["lrap"] == pytest.approx(skm.label_ranking_average_precision_score(y[:, :4].T, pred[:, :4].T))
-    silent = evaluate.threshold_free_metrics(pred, np.zeros_like(ref), classes)
+    silent = metrics.threshold_free_metrics(pred, np.zeros_like(ref), classes)
     assert silent["auc_roc"] == {"a": None, "b": None, "c": None} and silent["lrap"] is None
 
 
@@ -159,7 +159,7 @@ def test_segment_metrics_hand_computed_mesaros_2016():
     pred = np.zeros((3, 30))
     ref[0, :25] = ref[1, 10:30] = 1.0
     pred[0, :12] = pred[2, 20:30] = 1.0
-    m = evaluate.segment_metrics([pred], [ref], classes, frame_seconds=0.1)
+    m = metrics.segment_metrics([pred], [ref], classes, frame_seconds=0.1)
     assert m["segment_precision"] == pytest.approx(2 / 3)
     assert m["segment_recall"] == pytest.approx(0.4)
     assert m["segment_f1"] == pytest.approx(0.5)
@@ -170,7 +170,7 @@ def test_segment_metrics_hand_computed_mesaros_2016():
     assert m["segment_f1_per_class"] == pytest.approx({"a": 0.8, "b": 0.0, "c": 0.0})
     assert m["segment_error_rate_per_class"]["a"] == pytest.approx(1 / 3)
     assert m["segment_error_rate_per_class"]["c"] is None
-    silent = evaluate.segment_metrics([np.zeros_like(pred)], [ref], classes, frame_seconds=0.1)
+    silent = metrics.segment_metrics([np.zeros_like(pred)], [ref], classes, frame_seconds=0.1)
     assert silent["segment_f1"] == 0.0 and silent["segment_error_rate"] == pytest.approx(1.0)
 
 
@@ -178,7 +178,7 @@ def test_segment_metrics_equal_the_definitions_on_random_rolls():
     rng = np.random.default_rng(0)
     classes = ["a", "b", "c", "d"]
     songs = [(rng.random((4, n)) < 0.15, rng.random((4, n)) < 0.2) for n in (50, 70)]  # 0.1-s frames
-    m = evaluate.segment_metrics([p.astype(float) for p, _ in songs], [r.astype(float) for _, r in songs], classes, 0.1)
+    m = metrics.segment_metrics([p.astype(float) for p, _ in songs], [r.astype(float) for _, r in songs], classes, 0.1)
     tp = fp = fn = s = d = i = n_ref = 0
     for p, r in songs:
         ps, rs = p.reshape(4, -1, 10).any(axis=2), r.reshape(4, -1, 10).any(axis=2)
@@ -207,7 +207,7 @@ def test_song_reference_from_stems_with_unknown_instruments(tmp_path):
     _song(tmp_path / "s", {"Piano": piano, "kazoo": kazoo}, sr=sr)
     rec, = datasets.from_stems(tmp_path)
     spec = RunSpec("activation", ("flute", "piano"), FeatureConfig(), 15360)
-    reference, playing, info = evaluate.song_reference(rec, spec, mix=piano + kazoo)
+    reference, playing, info = songs.song_reference(rec, spec, mix=piano + kazoo)
     expect = labels.activations(piano[None], 2048, 1024).numpy()[0]
     assert reference.shape == (2, 1 + len(piano) // 1024)
     np.testing.assert_allclose(reference[1], expect, atol=1e-6)
@@ -288,7 +288,7 @@ def test_evaluate_a_run_on_rendered_songs_with_stems(activation_run, tmp_path, c
 
 
 def test_polyphonic_detection_counts_found_instruments_where_several_play():
-    from tfaudio.evaluation.evaluate import polyphonic_detection
+    from tfaudio.evaluation.metrics import polyphonic_detection
 
     ref = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
     pred = np.array([[0.9, 0.9, 0.2, 0.0], [0.0, 0.6, 0.7, 0.0], [0.0, 0.0, 0.8, 0.9]])

@@ -163,7 +163,7 @@ def test_inference_is_the_window_plan_and_evaluation_takes_feature_batches(svm_r
     """Window scores are the SVM's scores of each window's features, averaged; `collect_predictions` also
     takes `(batch, frames, bins)` feature batches (pipeline.class_dataset) like a Keras classifier's."""
     from tfaudio.data import pipeline
-    from tfaudio.evaluation.evaluate import collect_predictions
+    from tfaudio.evaluation.clips import collect_predictions
     from tfaudio.inference import predict_audio, window_plan
 
     model, spec = open_run(svm_run)
@@ -176,7 +176,7 @@ def test_inference_is_the_window_plan_and_evaluation_takes_feature_batches(svm_r
     np.testing.assert_allclose(result.window_scores, want, atol=1e-5)
     np.testing.assert_allclose(result.scores, want.mean(axis=0), atol=1e-5)
 
-    from tfaudio.training.train import split_records
+    from tfaudio.data.sources import split_records
 
     cfg = cli._run_config(svm_run)
     ds = pipeline.class_dataset(split_records(cfg, "test"), spec.classes, sr=spec.sr, window=spec.window,

@@ -203,7 +203,7 @@ def test_killed_run_resumes_from_its_last_epoch(tmp_path):
 
 def test_backup_is_written_atomically(tmp_path):
     """A run killed while its backup is being saved keeps the previous, intact backup."""
-    from tfaudio.training.train import atomic_backup
+    from tfaudio.training.callbacks import atomic_backup
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile("adam", "mse")

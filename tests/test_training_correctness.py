@@ -70,7 +70,7 @@ def _state(run: Path) -> dict:
 
 
 def test_atomic_checkpoints_is_a_keras_callback(tmp_path):
-    from tfaudio.training.train import atomic_checkpoints
+    from tfaudio.training.callbacks import atomic_checkpoints
 
     cb = atomic_checkpoints(tmp_path, "val_loss")
     assert isinstance(cb, keras.callbacks.Callback)
@@ -89,7 +89,7 @@ def test_atomic_checkpoints_is_a_keras_callback(tmp_path):
     ("val_loss", "max", [0.5, 0.9, 0.3, 0.4], 1),
 ])
 def test_best_checkpoint_follows_the_monitor_direction(tmp_path, monitor, mode, values, best):
-    from tfaudio.training.train import atomic_checkpoints
+    from tfaudio.training.callbacks import atomic_checkpoints
 
     model = _model()
     cb = atomic_checkpoints(tmp_path, monitor, mode=mode)
@@ -107,7 +107,7 @@ def test_best_checkpoint_follows_the_monitor_direction(tmp_path, monitor, mode, 
 
 
 def test_resumed_run_keeps_its_best_value(tmp_path):
-    from tfaudio.training.train import atomic_checkpoints
+    from tfaudio.training.callbacks import atomic_checkpoints
 
     model = _model()
     cb = atomic_checkpoints(tmp_path, "val_accuracy")
@@ -124,7 +124,7 @@ def test_resumed_run_keeps_its_best_value(tmp_path):
 
 
 def test_resumed_run_with_another_monitor_or_mode_starts_its_best_afresh(tmp_path):
-    from tfaudio.training.train import atomic_checkpoints
+    from tfaudio.training.callbacks import atomic_checkpoints
 
     model = _model()
     cb = atomic_checkpoints(tmp_path, "val_loss")
@@ -147,7 +147,7 @@ def test_resumed_run_with_another_monitor_or_mode_starts_its_best_afresh(tmp_pat
 
 
 def test_a_monitor_missing_from_the_logs_is_an_error_not_the_loss(tmp_path):
-    from tfaudio.training.train import atomic_checkpoints
+    from tfaudio.training.callbacks import atomic_checkpoints
 
     model = _model()
     cb = atomic_checkpoints(tmp_path, "val_accuracy")

@@ -303,7 +303,8 @@ def tune(cfg: ExperimentConfig, out: str | os.PathLike, callbacks: Sequence[Any]
     import keras
 
     from tfaudio.data.datasets import classes_of
-    from tfaudio.training.train import _policy, load_splits
+    from tfaudio.data.sources import load_splits
+    from tfaudio.models.precision import resolve as resolve_precision
 
     s = recorded = SearchConfig(**search)
     part = role()
@@ -328,7 +329,7 @@ def tune(cfg: ExperimentConfig, out: str | os.PathLike, callbacks: Sequence[Any]
         if part == "worker":
             return TuneResult(out, part)
         s = dataclasses.replace(s, trials_per_process=None, overwrite=False)  # all trials ran: results, export
-    keras.mixed_precision.set_global_policy(_policy(cfg.train.mixed_precision))
+    keras.mixed_precision.set_global_policy(resolve_precision(cfg.train.mixed_precision))
     train_recs, val_recs, _ = load_splits(cfg)
     classes = classes_of(train_recs)
     hypermodel = hm_cls(cfg, classes, data=(train_recs, val_recs), fixed=s.fixed)

@@ -410,7 +410,9 @@ def find_config(name: str) -> Path:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from tfaudio.experiment import load_experiment, read_yaml
-    from tfaudio.training.train import is_chief, resume_config, train
+    from tfaudio.training.strategy import is_chief
+    from tfaudio.training.resume import resume_config
+    from tfaudio.training.train import train
 
     if args.resume:  # the run's own config.json, with --set applied (what train checks may change)
         cfg = resume_config(args.out, args.overrides, experiment=read_yaml(find_config(args.config)).get("name"))
@@ -447,7 +449,7 @@ def evaluation_data(cfg, spec, records, mixes: int, seed: int):
     import dataclasses
 
     from tfaudio.data import pipeline
-    from tfaudio.evaluation.evaluate import clip_examples
+    from tfaudio.evaluation.clips import clip_examples
 
     if spec.task in ("single_label", "multi_label"):
         return clip_examples(records, spec)
@@ -466,7 +468,7 @@ def evaluation_records(cfg, data_root: str | None, fmt: str | None, split: str |
     an error naming it and the choices.
     """
     from tfaudio.data import datasets
-    from tfaudio.training.train import split_names, split_records
+    from tfaudio.data.sources import split_names, split_records
 
     if not data_root:
         role = split or "test"
@@ -519,7 +521,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     history = history if history is not None and history.is_file() else None
     if args.data and (args.format or cfg.data.format) == "stems":  # songs with per-instrument stems
         from tfaudio.data import datasets
-        from tfaudio.evaluation.evaluate import evaluate_songs_and_report, songs_summary
+        from tfaudio.evaluation.songs import evaluate_songs_and_report, songs_summary
 
         songs = datasets.load_records("stems", args.data, strict=cfg.data.strict)
         split = args.split if args.split is not None else (
@@ -536,7 +538,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"report: {Path(args.out) / 'metrics.json'} and {len(files) - 1} plot(s) in {args.out}")
         return 0
     records, split = evaluation_records(cfg, args.data, args.format, args.split)
-    from tfaudio.evaluation.evaluate import evaluate_and_report
+    from tfaudio.evaluation.clips import evaluate_and_report
 
     data = evaluation_data(cfg, spec, records, args.mixes, args.seed)
     fmt = args.format or ("medley_solos_db" if cfg.data.format == "corpus" else cfg.data.format)
@@ -788,7 +790,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"epochs x {args.steps} steps of {cfg.train.batch_size} on-the-fly mixes into {run}")
     train(cfg, run)
 
-    from tfaudio.evaluation.evaluate import evaluate_and_report, sequence_example
+    from tfaudio.evaluation.clips import evaluate_and_report, sequence_example
     from tfaudio.deploy.loading import open_run
 
     model, spec = open_run(run)

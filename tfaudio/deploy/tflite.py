@@ -104,7 +104,7 @@ def calibration_windows(spec: RunSpec, paths: Sequence[str | os.PathLike] = (), 
             raise TfaudioError("int8 quantization needs calibration audio: give --calibration FILES_OR_FOLDER "
                                "(this model carries no training config to take its training split from)")
         from tfaudio.experiment import experiment_from_dict
-        from tfaudio.training.train import split_records
+        from tfaudio.data.sources import split_records
 
         files = [r.path for r in split_records(experiment_from_dict(config), "training")]
     if not files:

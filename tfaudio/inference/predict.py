@@ -1,7 +1,7 @@
 """Model checks and prediction in memory: the graph core, `Predictor`, `Prediction` and `predict_audio`.
 
 Imported by the rest of `tfaudio.inference`, by `tfaudio.deploy.export` (the SavedModel runs
-`predict_waveform_graph`; the TFLite/ONNX checks feed `model_inputs`) and by `tfaudio.evaluation.evaluate`.
+`predict_waveform_graph`; the TFLite/ONNX checks feed `model_inputs`) and by `tfaudio.evaluation`.
 Feature-input models get ``spec.features.compute(window)`` in float32 per window (windows are
 independent: each is framed and normalised on its own, as in training); audio-input models get the
 window itself.

@@ -95,7 +95,7 @@ class SVMBaseline:
     def get_config(self) -> dict:
         return to_dict(self.config)
 
-    # -- what `tfaudio.inference` and `tfaudio.evaluation.evaluate` read of a Keras model
+    # -- what `tfaudio.inference` and `tfaudio.evaluation` read of a Keras model
     #: Not a Keras model: inference calls it eagerly on numpy features, outside any tf.function graph
     #: (and `tfaudio export` refuses it: a SavedModel needs a Keras model).
     runs_in_graph = False

@@ -9,270 +9,25 @@ Data for each task:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
-import math
 import os
 import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
 from tfaudio.config import write_json
-from tfaudio.errors import ConfigError, DatasetError, TfaudioError
+from tfaudio.errors import ConfigError, TfaudioError
 from tfaudio.experiment import ExperimentConfig, monitor_mode
 from tfaudio.spec import RunSpec
 from tfaudio.run_folder import checkpoint_path, write_spec
+from tfaudio.data.sources import load_splits, validation_carve_out
+from tfaudio.training.callbacks import _trim_history, atomic_backup, atomic_checkpoints, atomic_csv_logger
+from tfaudio.training.resume import _record_resume, resume_changes
+from tfaudio.models.precision import resolve as resolve_precision
+from tfaudio.training.strategy import is_chief, make_strategy
 
 log = logging.getLogger(__name__)
-
-
-def cache_dir() -> Path:
-    """Where the built-in corpus is rendered: $TFAUDIO_CACHE or ~/.cache/tfaudio."""
-    return Path(os.environ.get("TFAUDIO_CACHE") or Path.home() / ".cache" / "tfaudio")
-
-
-def corpus_root(cfg: ExperimentConfig) -> Path:
-    """The built-in corpus for an experiment: rendered at the features' rate once, then reused.
-
-    It is rendered only into the cache or into a new or empty `data.root`: a folder that holds anything
-    else (most likely a real data set with `data.format` left at "corpus") is refused, never touched.
-    """
-    from tfaudio.data import corpus, datasets
-    from tfaudio.io import outputs
-
-    d = cfg.data
-    fonts = corpus_soundfonts(cfg)
-    if d.root:
-        root = Path(d.root)
-    else:
-        extra = ("" if d.classes == "msdb" else f"-{d.classes}") + \
-            ("" if fonts == ("timgm6mb",) else "-" + "+".join(Path(f).stem.lower() for f in fonts))
-        # v2: expressive multi-program rendering with soundfont/program columns (an older cache is not reused)
-        root = cache_dir() / f"corpus-v2-sr{cfg.features.sr}-n{d.per_class}-seed{d.corpus_seed}{extra}"
-    if (root / datasets.MSDB_METADATA).is_file():
-        return root
-    if root.exists() and not outputs.is_empty_dir(root):
-        guess = datasets.guess_format(root)
-        hint = (f"it looks like a {guess!r} data set: add --set data.format={guess}" if guess else
-                f"to train on a data set there, set data.format (one of {sorted(datasets.LOADERS)})")
-        raise ConfigError(f"{root}: data.format is 'corpus' but data.root is not an empty folder or a rendered "
-                          f"corpus, and the built-in corpus is never rendered over other files; {hint}")
-    n_samples = int(round(max(3.0, d.clip_seconds) * cfg.features.sr))
-    log.info("rendering the built-in corpus into %s", root)
-    kw: dict[str, Any] = {} if fonts == ("timgm6mb",) else {"soundfonts": list(fonts)}
-    try:
-        corpus.render_corpus(root, corpus.instrument_set(d.classes), per_class=d.per_class, seed=d.corpus_seed,
-                             sr=cfg.features.sr, n_samples=n_samples, **kw)
-    except OSError:
-        if (root / datasets.MSDB_METADATA).is_file():  # another process rendered it at the same time
-            return root
-        raise
-    return root
-
-
-SPLIT_ROLES = ("training", "validation", "test")
-
-
-def corpus_soundfonts(cfg: ExperimentConfig) -> tuple[str, ...]:
-    """The SoundFonts the built-in corpus renders: `data.soundfonts`, with the validation and test
-    SoundFonts added if missing (default: timgm6mb alone)."""
-    d = cfg.data
-    fonts = tuple(d.soundfonts) or ("timgm6mb",)
-    return fonts + tuple(f for f in (*d.val_soundfonts, *d.test_soundfonts) if f not in fonts)
-
-
-def _font(record: Any) -> str:
-    return str(record.meta.get("soundfont", "")) if getattr(record, "meta", None) else ""
-
-
-def _by_soundfont(cfg: ExperimentConfig, fmt: str, root: Path, train, val, test, with_test: bool):
-    """Cross-SoundFont splits: every clip of `data.val_soundfonts` is validation, of `data.test_soundfonts`
-    test; training (and, where no held-out SoundFont is named, validation and test) keeps the others."""
-    from tfaudio.data import datasets
-
-    d = cfg.data
-    held_val, held_test = set(d.val_soundfonts), set(d.test_soundfonts)
-    everything = datasets.load_records(fmt, root, strict=d.strict, verify=d.verify)
-    fonts = {_font(r) for r in everything}
-    if "" in fonts:
-        raise DatasetError(root, "data.val_soundfonts/test_soundfonts need records that name their SoundFont "
-                                 "(a corpus rendered by tfaudio corpus render has a soundfont column)")
-    unknown = sorted((held_val | held_test) - fonts)
-    if unknown:
-        raise DatasetError(root, f"no clips of SoundFont(s) {unknown} here; the data has {sorted(fonts)}")
-    held = held_val | held_test
-    train = [r for r in train if _font(r) not in held]
-    val = [r for r in everything if _font(r) in held_val] if held_val else \
-        [r for r in (val or []) if _font(r) not in held]
-    if with_test:
-        test = [r for r in everything if _font(r) in held_test] if held_test else \
-            [r for r in (test or []) if _font(r) not in held]
-    log.info("cross-SoundFont splits: training on %s, validating on %s, testing on %s",
-             sorted(fonts - held), sorted(held_val) or "the training SoundFonts", sorted(held_test) or
-             "the training SoundFonts")
-    return train, val, test
-
-
-def data_source(cfg: ExperimentConfig) -> tuple[str, Path]:
-    """(format, root) of an experiment's data; the built-in corpus is rendered on first use."""
-    d = cfg.data
-    if d.format == "corpus":
-        return "medley_solos_db", corpus_root(cfg)
-    return d.format, Path(d.root)
-
-
-def _read_split(cfg: ExperimentConfig, fmt: str, root: Path, role: str, name: str):
-    from tfaudio.data import datasets
-
-    try:
-        return datasets.load_records(fmt, root, split=name, strict=cfg.data.strict, verify=cfg.data.verify)
-    except DatasetError as e:
-        raise DatasetError(e.path, f"{role} split (data.{_SPLIT_KEYS[role]}={name!r}): {e.problem}") from None
-
-
-_SPLIT_KEYS = {"training": "train_split", "validation": "val_split", "test": "test_split"}
-#: A format's own split names, used where the config keeps the generic defaults (IRMAS has no validation split).
-FORMAT_SPLITS = {"irmas": ("train", None, "test"), "nsynth": ("train", "valid", "test")}
-
-
-def split_names(cfg: ExperimentConfig) -> tuple[str | None, str | None, str | None]:
-    """(training, validation, test) split names of an experiment's data: `data.*_split`, where left at
-    the generic defaults ("training", "validation", "test") the format's own names."""
-    from tfaudio.experiment import DataConfig
-
-    d, generic = cfg.data, DataConfig()
-    own = FORMAT_SPLITS.get(d.format)
-    names = (d.train_split, d.val_split, d.test_split)
-    if own is None:
-        return names
-    defaults = (generic.train_split, generic.val_split, generic.test_split)
-    return tuple(o if n == g else n for n, g, o in zip(names, defaults, own))  # type: ignore[return-value]
-
-
-def load_splits(cfg: ExperimentConfig, with_test: bool = False):
-    """(train, validation, test) records of an experiment's data.
-
-    training: `data.train_split` (folder and csv data with no subsets at all: every file). validation:
-    `data.val_split`; where the data has no such split, `data.val_fraction` of the training files is
-    held out, stratified by class and seeded by `train.seed` (`validation_carve_out` says how).
-    test: `data.test_split` when `with_test` (a missing one is an error naming it), else None.
-    """
-    from tfaudio.data import datasets
-
-    d = cfg.data
-    train_name, val_name, test_name = split_names(cfg)
-    fmt, root = data_source(cfg)
-    kw = dict(strict=d.strict, verify=d.verify)
-    everything = datasets.load_records(fmt, root, **kw) if fmt in ("folder", "csv") else None
-    if everything is not None and not datasets.subsets_of(everything):
-        train = everything  # no subsets at all: everything is training data
-        if val_name or test_name:
-            log.info("%s has no subsets: every file is training data", root)
-        val = test = None
-    else:
-        if not train_name:
-            raise ConfigError("data.train_split is not set")
-        train = _read_split(cfg, fmt, root, "training", train_name)
-        val = test = None
-        if val_name:
-            try:
-                val = _read_split(cfg, fmt, root, "validation", val_name)
-            except DatasetError as e:
-                log.info("%s; holding out part of the training files instead", e)
-        if with_test:
-            if not test_name:
-                raise ConfigError("data.test_split is not set: name the split to evaluate on")
-            test = _read_split(cfg, fmt, root, "test", test_name)
-    if d.val_soundfonts or d.test_soundfonts:
-        train, val, test = _by_soundfont(cfg, fmt, root, train, val, test, with_test)
-    if not train:
-        raise DatasetError(root, f"no training records (split {train_name!r})")
-    if not val and d.val_fraction > 0:
-        train, val = datasets.stratified_split(train, d.val_fraction, cfg.train.seed)
-        log.info("validation: %d of %d training files held out (%.0f%%, stratified by class, seed %d)",
-                 len(val), len(train) + len(val), 100 * d.val_fraction, cfg.train.seed)
-    return list(train), (list(val) if val else None), (list(test) if test else None)
-
-
-def validation_carve_out(cfg: ExperimentConfig, train_recs, val_recs) -> dict[str, Any] | None:
-    """What `RUN/splits.json` records of a held-out validation set (None when the data has its own)."""
-    val_name = split_names(cfg)[1]
-    if not val_recs or (val_name and any(r.subset == val_name for r in val_recs)):
-        return None
-    return {"validation": "held out of the training files, stratified by class",
-            "fraction": cfg.data.val_fraction, "seed": cfg.train.seed,
-            "training_files": len(train_recs), "validation_files": [r.path for r in val_recs]}
-
-
-def split_records(cfg: ExperimentConfig, role: str):
-    """Records of one split of an experiment's data by role: "training", "validation" or "test"
-    (or the data's own name for it, e.g. IRMAS "train"; with `data.test_soundfonts`, "test" is the held-out
-    SoundFonts and "test_in_distribution" the test clips of the trained ones). Raises DatasetError naming
-    the split and the choices when it has no records."""
-    names = dict(zip(SPLIT_ROLES, split_names(cfg)))
-    role = next((r for r, n in names.items() if n and role == n), role)
-    roles = SPLIT_ROLES + (("test_in_distribution",) if cfg.data.test_soundfonts else ())
-    if role not in roles:
-        choices = list(roles) + sorted({n for n in names.values() if n and n not in SPLIT_ROLES})
-        raise DatasetError(None, f"unknown split {role!r}; choose one of {choices}")
-    if role == "test_in_distribution":  # the test clips of the SoundFonts it was trained on
-        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, test_soundfonts=()))
-        role = "test"
-    train, val, test = load_splits(cfg, with_test=role == "test")
-    recs = {"training": train, "validation": val, "test": test}[role]
-    if not recs:
-        raise DatasetError(None, f"the {role} split has no records")
-    return recs
-
-
-def _policy(name: str) -> str:
-    from tfaudio.models.precision import resolve
-
-    return resolve(name)
-
-
-def make_strategy(name: str):
-    """tf.distribute strategy: "default" (one device), "mirrored" (all local GPUs) or
-    "multi_worker" (MultiWorkerMirroredStrategy, configured by TF_CONFIG)."""
-    import tensorflow as tf
-
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        if not os.environ.get("TF_CONFIG"):
-            raise ConfigError("train.strategy multi_worker needs TF_CONFIG (cluster and task) in the environment")
-        return _multi_worker_strategy()
-    return tf.distribute.get_strategy()
-
-
-def _multi_worker_strategy():
-    """MultiWorkerMirroredStrategy whose `reduce` takes what Keras 3's `fit` gives it in multi-worker
-    mode (keras-team/keras#20585): a nested batch (before the first step) and scalar logs with `axis=0`.
-    Each tensor is reduced on its own, scalars across replicas (axis None)."""
-    import tensorflow as tf
-
-    class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-        def reduce(self, reduce_op, value, axis=None):
-            def one(v):
-                a = None if axis is not None and len(getattr(v, "shape", ())) == 0 else axis
-                return super(MultiWorkerMirroredStrategy, self).reduce(reduce_op, v, a)
-
-            return tf.nest.map_structure(one, value)
-
-    return MultiWorkerMirroredStrategy()
-
-
-def is_chief() -> bool:
-    """Whether this process writes the run folder (single process, or the multi-worker chief)."""
-    tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-    task = tf_config.get("task") or {}
-    cluster = tf_config.get("cluster") or {}
-    if not task:
-        return True
-    if task.get("type") == "chief":
-        return True
-    return task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in cluster
 
 
 def window_samples(cfg: ExperimentConfig) -> int:
@@ -342,10 +97,8 @@ def model_input(model) -> str:
 def datasets_for(cfg: ExperimentConfig, train_recs, val_recs, classes: Sequence[str], input_kind: str,
                  input_context=None):
     """(train, validation) tf.data datasets of (x, y) batches for keras fit."""
-    import tensorflow as tf
 
     from tfaudio.data import pipeline
-    from tfaudio.config import FeatureConfig
 
     t, d = cfg.train, cfg.data
     feats = cfg.features if input_kind == "features" else dataclasses.replace(cfg.features, kind="none")
@@ -435,135 +188,6 @@ def _per_worker_input(cfg: ExperimentConfig, dist: Any, train_recs, classes: Seq
     return dist.distribute_datasets_from_function(make)
 
 
-def atomic_checkpoints(run_dir: str | os.PathLike, monitor: str, write: bool = True, mode: str = "auto"):
-    """A `keras.callbacks.Callback` (class `AtomicCheckpoints`) that saves `checkpoints/last.keras` every
-    epoch and `checkpoints/best.keras` when `monitor` improves, each to a temporary name and then renamed.
-
-    `mode` is "min", "max" or "auto" (inferred from the monitor's name, see `tfaudio.experiment.monitor_mode`).
-    The best value, the monitor and the resolved mode survive `--resume` in `checkpoints/state.json`; a resumed
-    run whose monitor or mode changed starts its best afresh (+inf for "min", -inf for "max"). `write=False`
-    (a non-chief worker) writes nothing. A monitor missing from an epoch's logs is an error, never a
-    silent fall-back to another metric.
-    """
-    return _atomic_checkpoints_class()(run_dir, monitor, write=write, mode=mode)
-
-
-@functools.lru_cache(maxsize=None)
-def _atomic_checkpoints_class():
-    """The `AtomicCheckpoints` class, defined once and only when Keras is first needed."""
-    import keras
-
-    class AtomicCheckpoints(keras.callbacks.Callback):
-        def __init__(self, run_dir: str | os.PathLike, monitor: str, write: bool = True, mode: str = "auto"):
-            super().__init__()
-            self.dir = Path(run_dir) / "checkpoints"
-            self.state_path = self.dir / "state.json"
-            self.monitor = monitor
-            self.mode = monitor_mode(monitor, mode)
-            self.write = write
-            self.best = math.inf if self.mode == "min" else -math.inf
-            state = json.loads(self.state_path.read_text()) if self.state_path.is_file() else {}
-            best = state.get("best")
-            # state.json written before modes existed has no "mode": it was always "min"
-            if (state.get("monitor") == monitor and state.get("mode", "min") == self.mode and best is not None
-                    and math.isfinite(best)):
-                self.best = float(best)
-            elif state.get("monitor") is not None and (state.get("monitor"), state.get("mode", "min")) != \
-                    (monitor, self.mode):
-                log.warning("%s: its best checkpoint was chosen by %s (%s); now %s (%s): best.keras will be "
-                            "replaced by the next epoch", self.state_path, state.get("monitor"),
-                            state.get("mode", "min"), monitor, self.mode)
-
-        def improves(self, value: float) -> bool:
-            """Whether `value` is better than the best so far."""
-            return value < self.best if self.mode == "min" else value > self.best
-
-        def _save(self, name: str) -> None:
-            from tfaudio.io import outputs
-
-            outputs.clean_stale(self.dir / name)  # temporary files of a killed run
-            outputs.atomic_write(self.dir / name, self.model.save)
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            if not self.write:
-                return
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self._save("last.keras")
-            if self.monitor not in logs:
-                raise ConfigError(f"train.monitor {self.monitor!r} is not among this epoch's logs "
-                                  f"{sorted(logs)}")
-            value = float(logs[self.monitor])
-            if self.improves(value):
-                self.best = value
-                self._save("best.keras")
-                log.info("epoch %d: %s improved to %.5f, saved best.keras", epoch + 1, self.monitor, value)
-            write_json({"best": self.best, "epoch": epoch + 1, "monitor": self.monitor, "mode": self.mode},
-                       self.state_path)
-
-    return AtomicCheckpoints
-
-
-def _trim_history(path: Path, start: int) -> None:
-    """Keep the rows of `history.csv` for epochs before `start`, where a resumed run goes on."""
-    if not path.is_file():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    keep = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].isdigit() and int(ln.split(",", 1)[0]) < start]
-    from tfaudio.io import outputs
-
-    if keep != lines:  # a resume that changes nothing rewrites nothing
-        outputs.write_text(path, "".join(keep))
-
-
-def atomic_csv_logger(path: Path, append: bool):
-    """keras.callbacks.CSVLogger whose file is rewritten whole through `tfaudio.io.outputs.atomic_write` at
-    every epoch (the same rows and format; Keras appends in place, so a kill could leave half a row)."""
-    import io
-
-    import keras
-
-    from tfaudio.io import outputs
-
-    class AtomicCSVLogger(keras.callbacks.CSVLogger):
-        def on_train_begin(self, logs=None):
-            file = Path(self.filename)
-            text = file.read_text() if self.append and file.is_file() else ""
-            self.append_header = not text.split("\n", 1)[0]
-            self.csv_file = io.StringIO(text)
-            self.csv_file.seek(0, io.SEEK_END)
-            self.writer = None
-            self.keys = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            super().on_epoch_end(epoch, logs)
-            outputs.write_text(self.filename, self.csv_file.getvalue())
-
-        def on_train_end(self, logs=None):
-            self.writer = None
-
-    return AtomicCSVLogger(str(path), append=append)
-
-
-def atomic_backup(backup_dir: Path):
-    """keras.callbacks.BackupAndRestore whose files are written to a temporary name and renamed, so a
-    run killed while it saves still has an intact backup to `--resume` from (Keras writes in place).
-    Both files go through `tfaudio.io.outputs.atomic_write`."""
-    import keras
-
-    from tfaudio.io import outputs
-
-    class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-        def _save_model(self):
-            os.makedirs(self.backup_dir, exist_ok=True)
-            outputs.clean_stale(self._weights_path)  # temporary files of a killed run
-            outputs.atomic_write(self._weights_path, lambda tmp: self.model.save_weights(tmp, overwrite=True))
-            meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
-            outputs.write_text(self._training_metadata_path, json.dumps(meta))
-
-    return AtomicBackupAndRestore(str(backup_dir))
-
-
 def compile_model(model, cfg: ExperimentConfig, jit_compile: bool | str = "auto") -> None:
     """AdamW and the task's loss and metrics. `jit_compile=True`: the train step through XLA."""
     import keras
@@ -579,93 +203,6 @@ def compile_model(model, cfg: ExperimentConfig, jit_compile: bool | str = "auto"
     else:
         loss, metrics = "binary_crossentropy", [keras.metrics.MeanAbsoluteError(name="mae")]
     model.compile(optimizer=opt, loss=loss, metrics=metrics, jit_compile=jit_compile)
-
-
-#: Config keys a `--resume` may change: the schedule and the callbacks (each change is logged and recorded
-#: in `RUN/resumes.json`). Any other change (model, data, features, labels, mixing, ...) is refused.
-RESUMABLE_KEYS = ("train.epochs", "train.steps_per_epoch", "train.validation_steps", "train.learning_rate",
-                  "train.lr_factor", "train.lr_patience", "train.min_lr", "train.monitor", "train.monitor_mode",
-                  "train.verbose", "train.strategy", "description")
-
-
-def run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """The resolved experiment config a run was trained with (`RUN/config.json`), or one line saying why not."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "run.json").is_file():
-        raise TfaudioError(f"{run_dir}: nothing to resume (no run.json)")
-    path = run_dir / "config.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TfaudioError(f"{path}: missing; a run is resumed only with the config it was trained with") from None
-    except (OSError, ValueError) as e:
-        raise TfaudioError(f"{path}: unreadable config ({type(e).__name__}: {e})") from None
-    if not isinstance(data, dict):
-        raise TfaudioError(f"{path}: malformed config (not a mapping)")
-    return data
-
-
-def resume_config(run_dir: str | os.PathLike, overrides: Sequence[str] = (),
-                  experiment: str | None = None) -> ExperimentConfig:
-    """The config `train --resume` continues with: the run's own `config.json` with the `--set` `overrides`
-    applied (what the pipeline YAML says now does not matter). `experiment`: the experiment name the user
-    gave, refused when the run was trained from another one."""
-    from tfaudio.experiment import apply_overrides, experiment_from_dict
-
-    saved = run_config(run_dir)
-    if experiment is not None and saved.get("name") != experiment:
-        raise ConfigError(f"{run_dir}: this run was trained from experiment {saved.get('name')!r}, not "
-                          f"{experiment!r}; --resume continues a run with its own config.json")
-    try:
-        return experiment_from_dict(apply_overrides(saved, overrides))
-    except ConfigError as e:
-        raise ConfigError(f"{Path(run_dir) / 'config.json'}: {e}") from None
-
-
-def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict):
-        out: dict[str, Any] = {}
-        for k, v in data.items():
-            out.update(_flat(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: data}
-
-
-def resume_changes(run_dir: str | os.PathLike, cfg: ExperimentConfig) -> dict[str, tuple[Any, Any]]:
-    """{dotted key: (saved, new)} of what `cfg` changes in the run's own config; a `ConfigError` listing the
-    keys when any of them is outside `RESUMABLE_KEYS` (a resume never changes what the run is)."""
-    from tfaudio.experiment import experiment_from_dict
-
-    try:
-        saved = _flat(experiment_from_dict(run_config(run_dir)).to_dict())
-    except ConfigError as e:
-        raise ConfigError(f"{Path(run_dir) / 'config.json'}: {e}") from None
-    new = _flat(cfg.to_dict())
-    changes = {k: (saved.get(k), new.get(k)) for k in sorted(set(saved) | set(new)) if saved.get(k) != new.get(k)}
-    refused = [k for k in changes if k not in RESUMABLE_KEYS]
-    if refused:
-        raise ConfigError(f"{run_dir}: --resume continues the run as it was trained, and {', '.join(refused)} "
-                          f"would change it (a resume may change only {', '.join(RESUMABLE_KEYS)}); train a new "
-                          "run into another --out to change the rest")
-    return changes
-
-
-def _record_resume(run_dir: Path, cfg: ExperimentConfig, changes: dict[str, tuple[Any, Any]]) -> None:
-    """Log each change of a resume and record it: `config.json` takes the new values, `resumes.json` the list."""
-    import datetime
-
-    for key, (old, new) in changes.items():
-        log.info("%s: resuming with %s=%r (was %r)", run_dir, key, new, old)
-    path = run_dir / "resumes.json"
-    try:
-        history = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-    except (OSError, ValueError):
-        history = []
-    history = history if isinstance(history, list) else []
-    history.append({"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                    "changes": {k: {"was": old, "now": new} for k, (old, new) in changes.items()}})
-    write_json(history, path)
-    write_json(cfg.to_dict(), run_dir / "config.json")
 
 
 def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
@@ -786,7 +323,7 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
 
     t = cfg.train
     keras.utils.set_random_seed(t.seed)
-    policy = _policy(t.mixed_precision)
+    policy = resolve_precision(t.mixed_precision)
     keras.mixed_precision.set_global_policy(policy)
     log.info("precision policy %s, strategy %s (%d replica(s))", policy, type(dist).__name__,
              dist.num_replicas_in_sync)
@@ -881,7 +418,8 @@ def choose_run_thresholds(run_dir: Path, spec: RunSpec, val_recs: Sequence[Any],
     data a run is evaluated on."""
     import keras
 
-    from tfaudio.evaluation.evaluate import choose_thresholds, clip_examples, collect_predictions
+    from tfaudio.evaluation.metrics import choose_thresholds
+    from tfaudio.evaluation.clips import clip_examples, collect_predictions
 
     best = checkpoint_path(run_dir, "best")
     if best.is_file():
@@ -902,7 +440,6 @@ def _train_svm(cfg: ExperimentConfig, run_dir: Path) -> Path:
     """Seed 004's SVM baseline: MFCC statistics of each clip window, scikit-learn."""
     import numpy as np
 
-    from tfaudio import models
     from tfaudio.data import pipeline
     from tfaudio.data.datasets import classes_of
 
