@@ -4,7 +4,7 @@ Measures, each in fresh processes, median and spread (min-max) over --repeats ru
 
 1. `tfaudio predict activations short.wav --out DIR` on a 1-s file (the shipped pretrained
    activation model), wall time from spawning the process to its exit;
-2. the same, broken down inside one fresh process that does what `tfaudio.cli.cmd_predict` does, step
+2. the same, broken down inside one fresh process that does what `tfaudio.cli.predict.cmd_predict` does, step
    by step: interpreter start, `import tfaudio.cli`, `import tensorflow` (as the CLI does it), the
    keras + tfaudio model/feature imports, loading the model, the first prediction (tracing included),
    writing the outputs, then each further file of the N (warm: the steady per-file cost), exit;
@@ -39,7 +39,7 @@ MODEL = "activations"
 ONE = f"`tfaudio predict {MODEL} short.wav --out DIR` (1 file)"
 MANY = "`tfaudio predict " + MODEL + " f1.wav … f{n}.wav --out DIR` ({n} files)"
 
-# Runs in a fresh process: the steps of `tfaudio predict MODEL FILE --out DIR` as tfaudio.cli.cmd_predict takes
+# Runs in a fresh process: the steps of `tfaudio predict MODEL FILE --out DIR` as tfaudio.cli.predict.cmd_predict takes
 # them (2026-11), each timed (wall clock). If cmd_predict changes its path (say, no TensorFlow import), update
 # this; the end-to-end rows of the table always time the real command.
 PROBE = r"""

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests import fixtures
-from tfaudio import cli
+from tfaudio import cli, experiment
+from tfaudio.cli import common
 from tfaudio.data import datasets
 from tfaudio.io import outputs
 from tfaudio.data.datasets import Record
@@ -79,7 +80,7 @@ def test_the_corpus_renders_into_an_empty_data_root(tmp_path, cache):
 
     root = tmp_path / "empty"
     root.mkdir()
-    cfg = load_experiment(cli.find_config("neuroment_mel"), ["data.per_class=3", f"data.root={root}"])
+    cfg = load_experiment(experiment.find_config("neuroment_mel"), ["data.per_class=3", f"data.root={root}"])
     assert corpus_root(cfg) == root and (root / datasets.MSDB_METADATA).is_file()
     assert corpus_root(cfg) == root  # rendered once, then reused
 
@@ -461,7 +462,7 @@ def test_a_run_that_fails_after_an_epoch_is_kept_and_marked(tmp_path, cache, mon
     with pytest.raises(RuntimeError):
         from tfaudio.experiment import load_experiment
 
-        cfg = load_experiment(cli.find_config("neuroment_mel"), TINY + ["train.epochs=2"])
+        cfg = load_experiment(experiment.find_config("neuroment_mel"), TINY + ["train.epochs=2"])
         train_mod.train(cfg, out, resume=True)
     assert (out / "checkpoints" / "last.keras").is_file()
     assert "the data went away" in json.loads((out / "failed.json").read_text())["error"]
@@ -672,7 +673,7 @@ def test_start_up_is_quiet_at_the_default_verbosity(tmp_path):
                           env=env, capture_output=True, text=True, timeout=120)
     loud = subprocess.run(base + ["-v"] + cmd, env=env, capture_output=True, text=True, timeout=120)
     def tf_lines(text: str) -> list[str]:
-        return [ln for ln in text.splitlines() if cli._TF_LOG_LINE.match(ln.encode())]
+        return [ln for ln in text.splitlines() if common.TF_LOG_LINE.match(ln.encode())]
 
     assert loud.returncode == 2 and loud.stderr.strip().splitlines()[-1] == quiet.stderr.strip()
     assert bool(tf_lines(loud.stderr)) == bool(tf_lines(bare.stderr)), (loud.stderr, bare.stderr)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tfaudio import cli
+from tfaudio import cli, experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINES = sorted(p.name for p in (ROOT / "pipelines").glob("*.yaml"))
@@ -43,17 +43,17 @@ def test_setup_cfg_lists_every_package_and_maps_pipelines():
 
 
 def test_find_config_takes_a_name_a_file_name_or_a_path(tmp_path):
-    assert cli.find_config("neuroment_mel") == ROOT / "pipelines" / "neuroment_mel.yaml"
-    assert cli.find_config("neuroment_mel.yaml") == ROOT / "pipelines" / "neuroment_mel.yaml"
+    assert experiment.find_config("neuroment_mel") == ROOT / "pipelines" / "neuroment_mel.yaml"
+    assert experiment.find_config("neuroment_mel.yaml") == ROOT / "pipelines" / "neuroment_mel.yaml"
     own = tmp_path / "mine.yaml"
     own.write_text("name: mine\n")
-    assert cli.find_config(str(own)) == own
+    assert experiment.find_config(str(own)) == own
     from tfaudio.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"nonesuch: config file not found; shipped experiments: .*neuroment_mel"):
-        cli.find_config("nonesuch")
+        experiment.find_config("nonesuch")
     with pytest.raises(ConfigError, match="config file not found"):
-        cli.find_config("../pipelines/neuroment_mel")  # names only, never a path relative to the package
+        experiment.find_config("../pipelines/neuroment_mel")  # names only, never a path relative to the package
 
 
 def test_find_config_prefers_the_installed_package_data(tmp_path, monkeypatch):
@@ -64,9 +64,9 @@ def test_find_config_prefers_the_installed_package_data(tmp_path, monkeypatch):
     (packaged / "pipelines").mkdir(parents=True)
     (packaged / "pipelines" / "neuroment_mel.yaml").write_text("name: packaged\n")
     monkeypatch.setattr(resources, "files", lambda name: packaged)
-    assert cli.pipeline_dirs()[0] == packaged / "pipelines"
-    assert cli.find_config("neuroment_mel") == packaged / "pipelines" / "neuroment_mel.yaml"
-    assert cli.find_config("goel_gru") == ROOT / "pipelines" / "goel_gru.yaml"  # the checkout's still count
+    assert experiment.pipeline_dirs()[0] == packaged / "pipelines"
+    assert experiment.find_config("neuroment_mel") == packaged / "pipelines" / "neuroment_mel.yaml"
+    assert experiment.find_config("goel_gru") == ROOT / "pipelines" / "goel_gru.yaml"  # the checkout's still count
 
 
 def test_train_list_shows_every_shipped_experiment(capsys):

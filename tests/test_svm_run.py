@@ -15,6 +15,7 @@ import skops.io as sio
 
 from tests import fixtures
 from tfaudio import cli
+from tfaudio.deploy.loading import open_model
 from tfaudio.data import corpus
 from tfaudio.errors import TfaudioError
 from tfaudio.models.svm import TRUSTED_TYPES, SVMBaseline, skops_types
@@ -178,7 +179,7 @@ def test_inference_is_the_window_plan_and_evaluation_takes_feature_batches(svm_r
 
     from tfaudio.data.sources import split_records
 
-    cfg = cli._run_config(svm_run)
+    cfg = open_model(svm_run).experiment()
     ds = pipeline.class_dataset(split_records(cfg, "test"), spec.classes, sr=spec.sr, window=spec.window,
                             min_rms_db=cfg.data.min_rms_db, features=spec.features, batch_size=32, shuffle=None,
                             label_mode="int", cache=None)

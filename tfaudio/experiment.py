@@ -303,3 +303,46 @@ def load_experiment(path: str | os.PathLike, overrides: Sequence[str] = ()) -> E
         return experiment_from_dict(data)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
+
+
+def pipeline_dirs() -> list[Path]:
+    """Where the shipped experiment YAMLs are: the installed package data `tfaudio/pipelines/` (a wheel or
+    a non-editable install, via importlib.resources), then `pipelines/` of the checkout tfaudio runs from
+    (an editable install)."""
+    from importlib import resources
+
+    found = []
+    try:
+        packaged = resources.files("tfaudio") / "pipelines"
+        if isinstance(packaged, Path) and packaged.is_dir():
+            found.append(packaged)
+    except (ModuleNotFoundError, TypeError, OSError):
+        pass
+    checkout = Path(__file__).resolve().parent.parent / "pipelines"
+    if checkout.is_dir() and checkout not in found:
+        found.append(checkout)
+    return found
+
+
+def pipelines() -> dict[str, Path]:
+    """The shipped experiments by name (the first of `pipeline_dirs` that has a name wins)."""
+    named: dict[str, Path] = {}
+    for folder in pipeline_dirs():
+        for q in sorted(folder.glob("*.yaml")):
+            named.setdefault(q.stem, q)
+    return dict(sorted(named.items()))
+
+
+def find_config(name: str) -> Path:
+    """A config path as given, or a shipped experiment by name (`pipelines`, with or without ``.yaml``)."""
+    p = Path(name)
+    if p.is_file():
+        return p
+    known = pipelines()
+    stem = name[:-5] if name.endswith(".yaml") else name
+    if "/" not in stem and stem in known:
+        return known[stem]
+    from tfaudio.errors import ConfigError
+
+    raise ConfigError(f"{name}: config file not found" + (f"; shipped experiments: {sorted(known)} "
+                                                         "(tfaudio train --list)" if known else ""))

@@ -7,7 +7,6 @@ import argparse
 from typing import Callable
 
 from tfaudio._checks import positive_int_arg
-from tfaudio.cli import find_config
 
 
 def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
@@ -38,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Na
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from tfaudio.experiment import load_experiment
+    from tfaudio.experiment import find_config, load_experiment
 
     cfg = load_experiment(find_config(args.config), args.overrides)  # validates before any work
     from tuning import search
