@@ -53,7 +53,7 @@ def _run_stage(stage: str, folder: str, args: argparse.Namespace) -> dict:
 
 def stage_pool(folder: str, args: argparse.Namespace) -> dict:
     """Render the corpus and save its window pool as .npy (a TensorFlow process)."""
-    from tfaudio.data import corpus, pipeline, datasets
+    from tfaudio.data import corpus, datasets, mixing
     from tfaudio.config import MixConfig
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,7 +61,7 @@ def stage_pool(folder: str, args: argparse.Namespace) -> dict:
                              progress=False)
         records = datasets.medley_solos_db(tmp, subset="training")
         classes = datasets.classes_of(records)
-        pool = pipeline.window_pool(records, classes, SR, MixConfig())
+        pool = mixing.window_pool(records, classes, SR, MixConfig())
     np.save(os.path.join(folder, "pool.npy"), pool.audio.numpy())
     np.save(os.path.join(folder, "offsets.npy"), pool.offsets.numpy())
     np.save(os.path.join(folder, "counts.npy"), pool.counts.numpy())
@@ -73,11 +73,11 @@ def stage_pool(folder: str, args: argparse.Namespace) -> dict:
 def _load_pool(folder: str):
     import tensorflow as tf
 
-    from tfaudio.data import pipeline
+    from tfaudio.data import mixing
 
     with open(os.path.join(folder, "classes.json")) as f:
         classes = json.load(f)
-    return pipeline.WindowPool(tf.Variable(np.load(os.path.join(folder, "pool.npy")), trainable=False),
+    return mixing.WindowPool(tf.Variable(np.load(os.path.join(folder, "pool.npy")), trainable=False),
                            tf.constant(np.load(os.path.join(folder, "offsets.npy"))),
                            tf.constant(np.load(os.path.join(folder, "counts.npy"))), classes)
 
@@ -98,7 +98,7 @@ def stage_mixing(folder: str, args: argparse.Namespace) -> dict:
     """The tf.data path and the compiled on-device generator, mixes/s."""
     import tensorflow as tf
 
-    from tfaudio.data import pipeline, device_mixing
+    from tfaudio.data import device_mixing, pipeline
     from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
 
     pool, mix, feats = _load_pool(folder), MixConfig(), FeatureConfig(kind="log_mel", sr=SR)
@@ -123,7 +123,7 @@ def stage_training(folder: str, args: argparse.Namespace) -> dict:
     import keras
 
     from tfaudio import models
-    from tfaudio.data import pipeline, device_mixing
+    from tfaudio.data import device_mixing, pipeline
     from tfaudio.config import FeatureConfig, MixConfig
 
     pool, mix, feats = _load_pool(folder), MixConfig(), FeatureConfig(kind="log_mel", sr=SR)
@@ -171,21 +171,21 @@ def stage_breakdown(folder: str, args: argparse.Namespace) -> dict:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from tfaudio.data import pipeline
+    from tfaudio.data import mixing, pipeline
     from tfaudio.features import spectral
     from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
 
     pool, mix, feats = _load_pool(folder), MixConfig(), FeatureConfig(kind="log_mel", sr=SR)
-    seeds = pipeline.mix_seeds(0, BATCH).batch(BATCH).get_single_element()
-    audio = pipeline.mix_batch(pool, mix, seeds, stems=False)["audio"]
+    seeds = mixing.mix_seeds(0, BATCH).batch(BATCH).get_single_element()
+    audio = mixing.mix_batch(pool, mix, seeds, stems=False)["audio"]
     spectrum = spectral._spectrum(audio, 2048, 1024, True, 2.0)
     blocks = spectral._mel_blocks(*spectral._mel_args(SR, 2048, 128, 27.5, 20000.0, False, "slaney"))
     mel = spectral._mel_project(spectrum, blocks)
     stages = {
-        "draws (counts, classes, rows, levels)": (lambda s: pipeline._mix_draws(pool, mix, s), seeds),
-        "mixing (gather + weighted sum)": (lambda s: pipeline.mix_batch(pool, mix, s, stems=False)["audio"], seeds),
+        "draws (counts, classes, rows, levels)": (lambda s: mixing._mix_draws(pool, mix, s), seeds),
+        "mixing (gather + weighted sum)": (lambda s: mixing.mix_batch(pool, mix, s, stems=False)["audio"], seeds),
         "activation labels (from the pool's RMS)": (
-            lambda s: pipeline.mix_batch(pool, mix, s, stems=False, activations=(2048, 1024))["activations"], seeds),
+            lambda s: mixing.mix_batch(pool, mix, s, stems=False, activations=(2048, 1024))["activations"], seeds),
         "STFT power (pad, frame, window, FFT, |.|^2)": (lambda y: spectral._spectrum(y, 2048, 1024, True, 2.0), audio),
         "  of which the FFT alone": (lambda y: tf.signal.rfft(tf.signal.frame(y, 2048, 1024)), audio),
         "mel projection (block-sparse)": (lambda s: spectral._mel_project(s, blocks), spectrum),

@@ -50,7 +50,7 @@ def mark(name):
     marks.append((name, time.time()))
 import tfaudio.cli as cli
 mark("import tfaudio.cli")
-getattr(cli, "_import_tensorflow_quietly", lambda: __import__("tensorflow"))()
+getattr(cli.common, "import_tensorflow_quietly", lambda: __import__("tensorflow"))()
 mark("import tensorflow (+ device discovery, as the CLI does it)")
 import keras, tfaudio.features, tfaudio.models
 mark("import keras + tfaudio features/models")

@@ -11,7 +11,7 @@ the BLAS thread choice: by default the faster of OpenBLAS's default and 1 thread
 
 POOL.npy: float32 (windows, samples), the windows of every class one after the other; OFFSETS.npy and
 COUNTS.npy: int (classes,), where each class's windows start in POOL and how many there are (as
-`tfaudio.data.pipeline.window_pool(...)`'s `.offsets` / `.counts`). From a process that has TensorFlow, call
+`tfaudio.data.mixing.window_pool(...)`'s `.offsets` / `.counts`). From a process that has TensorFlow, call
 `measure_in_subprocess(audio, offsets, counts, ...)`: it saves the arrays to a temporary folder and
 runs this script with the same interpreter, so the loop never shares a process with TensorFlow.
 """

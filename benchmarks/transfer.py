@@ -33,7 +33,7 @@ Tasks:
 * ``--task activations`` (`--clips`: the msdb corpus; `--songs`: songs with per-instrument stems of each
   SoundFont, `tfaudio evaluate --format stems`'s layout): frame-level detection. Per fold, a fixed, seeded set
   of `--mixes` (1,500) mixes of 1-4 instruments is drawn from the other three SoundFonts' clips with the
-  project's own mixing and labels (`tfaudio.data.pipeline.window_pool` + `mix_batch`, `MixConfig`'s defaults, no
+  project's own mixing and labels (`tfaudio.data.mixing.window_pool` + `mix_batch`, `MixConfig`'s defaults, no
   augmentation) in 47,616-sample windows at 16 kHz (187 frames of 256 samples; activations in [0, 1] from the
   stems' framed RMS in a 60-dB range); `--frames-per-mix` (40) random frames of each are embedded and a
   one-vs-rest probe is fitted on targets activation >= 0.5 (60,000 frames a fold). Frame embedders:
@@ -539,11 +539,11 @@ def hash_text(text: str) -> str:
 def frame_training_set(embedder: Embedder, records: Sequence[Any], classes: list[str], n_mixes: int,
                        frames_per_mix: int, seed: int, cache: Path, tag: str,
                        batch: int = 50) -> tuple[np.ndarray, np.ndarray, float]:
-    """A fixed, seeded set of `n_mixes` mixes of `records` (`tfaudio.data.pipeline.window_pool` + `mix_batch`, stateless
+    """A fixed, seeded set of `n_mixes` mixes of `records` (`tfaudio.data.mixing.window_pool` + `mix_batch`, stateless
     seeds from `mix_seeds(seed)`, no augmentation), embedded per frame, with `frames_per_mix` frames of each
     drawn at random (seeded): (features `(n_mixes * frames_per_mix, d)`, activations `(same, classes)` in
     [0, 1] from the stems' framed RMS, seconds spent, 0 when cached)."""
-    from tfaudio.data import pipeline
+    from tfaudio.data import mixing
 
     hop, n_fft = FRAMES["hop_length"], FRAMES["n_fft"]
     frames = n_window_frames(embedder.window)
@@ -551,13 +551,13 @@ def frame_training_set(embedder: Embedder, records: Sequence[Any], classes: list
     key = _cache_key(embedder, f"{tag}-mixes{n_mixes}x{frames_per_mix}-seed{seed}-{hash_text(repr(mix))}", records)
 
     def compute() -> dict[str, np.ndarray]:
-        pool = pipeline.window_pool(records, classes, embedder.sr, mix)
-        seeds = np.stack(list(pipeline.mix_seeds(seed, n_mixes, rerandomize=False).as_numpy_iterator()))
+        pool = mixing.window_pool(records, classes, embedder.sr, mix)
+        seeds = np.stack(list(mixing.mix_seeds(seed, n_mixes, rerandomize=False).as_numpy_iterator()))
         pick = np.random.default_rng(seed).permuted(np.tile(np.arange(frames), (n_mixes, 1)), axis=1)
         pick = pick[:, :frames_per_mix]
         xs, ys = [], []
         for i in range(0, n_mixes, batch):
-            ex = pipeline.mix_batch(pool, mix, seeds[i:i + batch], stems=False, activations=(n_fft, hop))
+            ex = mixing.mix_batch(pool, mix, seeds[i:i + batch], stems=False, activations=(n_fft, hop))
             x = embedder.fn(ex["audio"].numpy())  # (b, frames, d)
             if x.shape[1] != frames:
                 raise SystemExit(f"transfer.py: error: {embedder.name} gives {x.shape[1]} frames a window, "

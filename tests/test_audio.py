@@ -153,7 +153,7 @@ def test_other_formats_through_soundfile_fallback(tmp_path, monkeypatch, ext):
 def test_resample_matches_librosa_soxr_hq(orig, target):
     y = fixtures.music(2.0, orig)
     ref = librosa.resample(y, orig_sr=orig, target_sr=target, res_type="soxr_hq")
-    out = tfaudio.io.audio.resample(y, orig, target).numpy()
+    out = tfaudio.io.resample.resample(y, orig, target).numpy()
     assert out.shape == ref.shape
     assert err_db(out, ref) < -60
 
@@ -161,7 +161,7 @@ def test_resample_matches_librosa_soxr_hq(orig, target):
 def test_resample_rendered_instrument_and_stereo():
     y = np.stack([fixtures.instrument("violin", 1.5, 44100), fixtures.instrument("piano", 1.5, 44100, seed=1)])
     ref = librosa.resample(y, orig_sr=44100, target_sr=16000)
-    out = tfaudio.io.audio.resample(y, 44100, 16000).numpy()
+    out = tfaudio.io.resample.resample(y, 44100, 16000).numpy()
     assert out.shape == ref.shape
     assert err_db(out, ref) < -60
 
@@ -170,7 +170,7 @@ def test_resample_rendered_instrument_and_stereo():
 def test_resample_rate_known_only_at_run_time(orig, target):
     """The rate is a tensor: the kernel is built in-graph (22051 -> 22050: the gather path)."""
     y = fixtures.music(0.5, orig)
-    fn = tf.function(tfaudio.io.audio.resample, input_signature=[tf.TensorSpec([None], tf.float32),
+    fn = tf.function(tfaudio.io.resample.resample, input_signature=[tf.TensorSpec([None], tf.float32),
                                                   tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)])
     ref = librosa.resample(y, orig_sr=orig, target_sr=target)
     out = fn(y, orig, target).numpy()
@@ -191,19 +191,19 @@ def test_resample_in_tf_data_with_rate_from_header(tmp_path):
 
 def test_resample_shapes_and_edges():
     x = np.random.default_rng(0).standard_normal((2, 3, 1000)).astype(np.float32)
-    out = tfaudio.io.audio.resample(x, 22050, 16000)
+    out = tfaudio.io.resample.resample(x, 22050, 16000)
     assert out.shape == (2, 3, int(np.ceil(1000 * 16000 / 22050)))
-    np.testing.assert_allclose(out.numpy()[1, 2], tfaudio.io.audio.resample(x[1, 2], 22050, 16000).numpy(), atol=1e-6)
-    assert tfaudio.io.audio.resample(x, 22050, 22050) is not None and np.array_equal(tfaudio.io.audio.resample(x, 22050, 22050).numpy(), x)
-    assert tfaudio.io.audio.resample(np.zeros(0, np.float32), 44100, 22050).shape == (0,)
+    np.testing.assert_allclose(out.numpy()[1, 2], tfaudio.io.resample.resample(x[1, 2], 22050, 16000).numpy(), atol=1e-6)
+    assert tfaudio.io.resample.resample(x, 22050, 22050) is not None and np.array_equal(tfaudio.io.resample.resample(x, 22050, 22050).numpy(), x)
+    assert tfaudio.io.resample.resample(np.zeros(0, np.float32), 44100, 22050).shape == (0,)
     short = fixtures.sine(300, 1.0, 16000)[:50]  # shorter than the filter (the abrupt ends differ by ~1e-3)
-    np.testing.assert_allclose(tfaudio.io.audio.resample(short, 16000, 44100).numpy(),
+    np.testing.assert_allclose(tfaudio.io.resample.resample(short, 16000, 44100).numpy(),
                                librosa.resample(short, orig_sr=16000, target_sr=44100), atol=2e-3)
-    assert tfaudio.io.audio.resample(x.astype(np.float64), 2, 1).dtype == tf.float64
+    assert tfaudio.io.resample.resample(x.astype(np.float64), 2, 1).dtype == tf.float64
     # librosa's length, computed in float64: 44100 * (48000 / 44100) rounds up to 48001
-    assert tfaudio.io.audio.resample(np.zeros(44100, np.float32), 44100, 48000).shape == (48001,)
+    assert tfaudio.io.resample.resample(np.zeros(44100, np.float32), 44100, 48000).shape == (48001,)
     with pytest.raises(ValueError, match="positive"):
-        tfaudio.io.audio.resample(x, 0, 16000)
+        tfaudio.io.resample.resample(x, 0, 16000)
 
 
 # --------------------------------------------------------------------------- load

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tests import fixtures
-from tfaudio.data import pipeline, datasets
+from tfaudio.data import augment, datasets, mixing, pipeline, windows
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
 from tfaudio.data.datasets import Record
 
@@ -16,19 +16,19 @@ K = 8
 WIN = 15360
 
 
-def _pool(k: int = K, per_class: int = 5, length: int = WIN, seed: int = 0) -> pipeline.WindowPool:
+def _pool(k: int = K, per_class: int = 5, length: int = WIN, seed: int = 0) -> mixing.WindowPool:
     """A pool whose windows are noise at a known level, class by class."""
     rng = np.random.default_rng(seed)
     audio = (0.5 * rng.standard_normal((k * per_class, length))).astype(np.float32)
     counts = np.full(k, per_class, np.int32)
     offsets = np.arange(k, dtype=np.int32) * per_class
-    return pipeline.WindowPool(tf.Variable(audio, trainable=False), tf.constant(offsets), tf.constant(counts),
+    return mixing.WindowPool(tf.Variable(audio, trainable=False), tf.constant(offsets), tf.constant(counts),
                            [f"c{i}" for i in range(k)])
 
 
 def _raw_mixes(n: int, mix: MixConfig = MixConfig(window=64), seed: int = 0, pool=None):
     pool = pool or _pool(length=mix.window)
-    ds = pipeline.mix_seeds(seed, n).map(lambda s: pipeline.mix_from_seed(pool, mix, s)).batch(n)
+    ds = mixing.mix_seeds(seed, n).map(lambda s: mixing.mix_from_seed(pool, mix, s)).batch(n)
     return {k: v.numpy() for k, v in ds.get_single_element().items()}
 
 
@@ -69,7 +69,7 @@ def test_mixing_statistics():
 def test_mix_audio_is_the_sum_of_scaled_stems():
     pool = _pool()
     mix = MixConfig()
-    ds = pipeline.mix_seeds(3, 20).map(lambda s: pipeline.mix_from_seed(pool, mix, s))
+    ds = mixing.mix_seeds(3, 20).map(lambda s: mixing.mix_from_seed(pool, mix, s))
     for ex in ds.as_numpy_iterator():
         np.testing.assert_allclose(ex["stems"].sum(0), ex["audio"], atol=1e-5)
         present = ex["labels"] > 0
@@ -89,11 +89,11 @@ def test_same_seed_same_mixes_and_new_mixes_every_epoch():
         np.testing.assert_array_equal(a[k], b[k])
     assert not np.array_equal(a["audio"], c["audio"])
     pool = _pool()
-    ds = pipeline.mix_seeds(5, 10).map(lambda s: pipeline.mix_from_seed(pool, MixConfig(), s)["audio"])
+    ds = mixing.mix_seeds(5, 10).map(lambda s: mixing.mix_from_seed(pool, MixConfig(), s)["audio"])
     epoch1 = np.stack(list(ds.as_numpy_iterator()))
     epoch2 = np.stack(list(ds.as_numpy_iterator()))
     assert not np.allclose(epoch1, epoch2)
-    ds_again = pipeline.mix_seeds(5, 10).map(lambda s: pipeline.mix_from_seed(pool, MixConfig(), s)["audio"])
+    ds_again = mixing.mix_seeds(5, 10).map(lambda s: mixing.mix_from_seed(pool, MixConfig(), s)["audio"])
     np.testing.assert_array_equal(np.stack(list(ds_again.as_numpy_iterator())), epoch1)
 
 
@@ -105,7 +105,7 @@ def test_single_instrument_mode():
 def test_balance_caps_oversampling(caplog):
     recs = [Record(f"/{c}/{i}.wav", (c,)) for c, n in (("a", 10), ("b", 100), ("c", 30)) for i in range(n)]
     with caplog.at_level(logging.INFO, logger="tfaudio.data.pipeline"):
-        out = pipeline.balance(recs, max_oversample=2.0, seed=0)
+        out = windows.balance(recs, max_oversample=2.0, seed=0)
     counts = {c: sum(r.label == c for r in out) for c in "abc"}
     assert counts == {"a": 20, "b": 20, "c": 20}
     a_paths = [r.path for r in out if r.label == "a"]
@@ -113,26 +113,26 @@ def test_balance_caps_oversampling(caplog):
     assert len({r.path for r in out if r.label == "b"}) == 20  # undersampled without repeats
     assert "before" in caplog.text and "after" in caplog.text and "'b': 100" in caplog.text
     # with a generous factor every class reaches the largest
-    out = pipeline.balance(recs, max_oversample=100)
+    out = windows.balance(recs, max_oversample=100)
     assert {c: sum(r.label == c for r in out) for c in "abc"} == {"a": 100, "b": 100, "c": 100}
-    assert pipeline.balance(recs, seed=1) != pipeline.balance(recs, seed=2)
+    assert windows.balance(recs, seed=1) != windows.balance(recs, seed=2)
 
 
 def test_windows_and_silence_threshold():
     y = np.concatenate([fixtures.sine(440, 1.0, 22050), fixtures.silence(1.0, 22050)])
     ds = tf.data.Dataset.from_tensors((y, np.int32(3)))
-    got = list(pipeline.windows(ds, 11025, 11025).as_numpy_iterator())
+    got = list(windows.windows(ds, 11025, 11025).as_numpy_iterator())
     assert len(got) == 4 and all(lab == 3 for _, lab in got)
     np.testing.assert_array_equal(got[1][0], y[11025:22050])
-    loud = list(pipeline.windows(ds, 11025, 5512, min_rms_db=-60).as_numpy_iterator())
+    loud = list(windows.windows(ds, 11025, 5512, min_rms_db=-60).as_numpy_iterator())
     assert len(loud) == 5  # windows starting at 0 ... 22048 hold some of the sine; 27560 and 33072 are silent
-    short = list(pipeline.windows(tf.data.Dataset.from_tensors((y[:100], 0)), 1000).as_numpy_iterator())
+    short = list(windows.windows(tf.data.Dataset.from_tensors((y[:100], 0)), 1000).as_numpy_iterator())
     assert len(short) == 1 and short[0][0].shape == (1000,)
 
 
 def test_spec_augment_masks():
     f = tf.random.uniform((16, 128), 1.0, 2.0, seed=1)
-    out = pipeline.spec_augment(f, AugmentConfig(time_masks=2, time_mask_width=3, freq_masks=2, freq_mask_width=10),
+    out = augment.spec_augment(f, AugmentConfig(time_masks=2, time_mask_width=3, freq_masks=2, freq_mask_width=10),
                             tf.constant([1, 2], tf.int64)).numpy()
     masked = out != f.numpy()
     assert masked.any()
@@ -143,7 +143,7 @@ def test_spec_augment_masks():
 
 def test_add_noise_snr():
     y = tf.constant(fixtures.sine(440, 1.0)[None].repeat(4, 0))
-    noisy = pipeline.add_noise(y, (10.0, 10.0), tf.constant([0, 1], tf.int64))
+    noisy = augment.add_noise(y, (10.0, 10.0), tf.constant([0, 1], tf.int64))
     noise = (noisy - y).numpy()
     snr = 10 * np.log10((y.numpy() ** 2).mean(1) / (noise ** 2).mean(1))
     np.testing.assert_allclose(snr, 10.0, atol=0.3)
@@ -206,10 +206,10 @@ def test_batched_mixing_is_mix_by_mix_and_activations_come_from_the_stems():
 
     pool = _pool(length=WIN)
     mix = MixConfig()
-    seeds = pipeline.mix_seeds(9, 12).batch(12).get_single_element()
-    batch = pipeline.mix_batch(pool, mix, seeds, stems=True, activations=(2048, 1024))
+    seeds = mixing.mix_seeds(9, 12).batch(12).get_single_element()
+    batch = mixing.mix_batch(pool, mix, seeds, stems=True, activations=(2048, 1024))
     for i in (0, 5, 11):  # an example is the same alone as in its batch
-        one = pipeline.mix_from_seed(pool, mix, seeds[i])
+        one = mixing.mix_from_seed(pool, mix, seeds[i])
         for k in ("audio", "stems", "labels", "levels", "n_instruments"):
             np.testing.assert_allclose(one[k].numpy(), batch[k][i].numpy(), atol=1e-6)
     # activations from the pool's framed RMS times the levels = the activations of the scaled stems

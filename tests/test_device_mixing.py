@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import TINY_ACTIVATION, sets
-from tfaudio.data import pipeline
+from tfaudio.data import mixing, pipeline
 from tfaudio.models import precision
 from tfaudio.config import FeatureConfig, MixConfig
 from tfaudio.data.device_mixing import DeviceMixing, seed_batches
@@ -17,12 +17,12 @@ from tfaudio.data.device_mixing import DeviceMixing, seed_batches
 K, WIN = 6, 15360
 
 
-def _pool() -> pipeline.WindowPool:
+def _pool() -> mixing.WindowPool:
     rng = np.random.default_rng(2)
     t = np.arange(WIN) / 44100
     audio = np.stack([0.3 * np.sin(2 * np.pi * rng.uniform(80, 4000) * t) * rng.uniform(0.2, 1.0, 1)
                       + 0.01 * rng.standard_normal(WIN) for _ in range(K * 4)]).astype(np.float32)
-    return pipeline.WindowPool(tf.Variable(audio, trainable=False), tf.constant(np.arange(K, dtype=np.int32) * 4),
+    return mixing.WindowPool(tf.Variable(audio, trainable=False), tf.constant(np.arange(K, dtype=np.int32) * 4),
                            tf.constant(np.full(K, 4, np.int32)), [f"c{i}" for i in range(K)])
 
 

@@ -312,7 +312,8 @@ def test_hostile_rates_are_refused_quickly(tmp_path, rate):
     for WAV (in the graph) and AU (soundfile; libsndfile refuses rates of 2^31 and more itself)."""
     import time
 
-    from tfaudio.io.audio import MAX_RATE, MIN_RATE, load
+    from tfaudio.io.headers import MAX_RATE, MIN_RATE
+    from tfaudio.io.audio import load
 
     assert (MIN_RATE, MAX_RATE) == (1000, 1_000_000)
     au = b".snd" + struct.pack(">IIIII", 24, 2000, 3, rate, 1) + b"\x10\x01" * 1000  # 16-bit PCM, big-endian

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tfaudio import models
-from tfaudio.io import audio, outputs
+from tfaudio.io import audio, outputs, resample
 from tfaudio.inference import Prediction, ola_weights, predict_audio, predict_file, window_plan, write_prediction
 from tfaudio.config import FeatureConfig
 from tfaudio.errors import AudioFileError, TfaudioError
@@ -135,8 +135,8 @@ def test_audio_input_model():
                                                (16000, 16000, 0.3)])
 def test_stream_resampler_equals_whole(orig, target, block):
     x = noise(2.1, orig, seed=orig)
-    whole = audio.resample(x, orig, target).numpy()
-    r = audio.StreamResampler(orig, target)
+    whole = resample.resample(x, orig, target).numpy()
+    r = resample.StreamResampler(orig, target)
     size = int(block * orig)
     parts, peak = [], 0
     for i in range(0, len(x), size):

@@ -429,13 +429,13 @@ def test_training_on_a_manifest_without_subsets_carves_a_stratified_validation(t
 def test_missing_classes_name_the_split(tmp_path):
     import numpy as np
 
-    from tfaudio.data import pipeline
+    from tfaudio.data import mixing
     from tfaudio.config import MixConfig
     from tfaudio.errors import DatasetError
 
     wav = fixtures.write_audio(tmp_path / "a.wav", np.full(30000, 0.1, np.float32), 44100, "PCM_16")
     with pytest.raises(DatasetError, match=r"^validation split: no audible windows for class\(es\) \['b'\]"):
-        pipeline.window_pool([Record(str(wav), ("a",))], ["a", "b"], 44100, MixConfig(), split="validation")
+        mixing.window_pool([Record(str(wav), ("a",))], ["a", "b"], 44100, MixConfig(), split="validation")
 
 
 def test_a_failed_run_leaves_nothing_that_looks_like_a_run(tmp_path, capsys, cache):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfaudio.data import pipeline
+from tfaudio.data import augment, mixing, pipeline
 from tfaudio.data import labels
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig, from_dict, to_dict
 from tfaudio.errors import ConfigError
@@ -18,12 +18,12 @@ SR = 16000
 ALL = AugmentConfig(preset="recording_chain", reverb_prob=1.0, eq_prob=1.0, lowpass_prob=1.0, highpass_prob=1.0,
                     compress_prob=1.0, drive_prob=1.0, noise_prob=1.0)
 EFFECTS = {
-    "reverb": (lambda a, aug, s: pipeline.reverb(a, aug, s, SR), "reverb_prob"),
-    "equalize": (lambda a, aug, s: pipeline.equalize(a, aug, s, SR), "eq_prob"),
-    "lowpass": (lambda a, aug, s: pipeline.band_limit(a, aug, s, SR), "lowpass_prob"),
-    "highpass": (lambda a, aug, s: pipeline.band_limit(a, aug, s, SR), "highpass_prob"),
-    "compress": (lambda a, aug, s: pipeline.compress(a, aug, s, SR), "compress_prob"),
-    "drive": (lambda a, aug, s: pipeline.drive(a, aug, s), "drive_prob"),
+    "reverb": (lambda a, aug, s: augment.reverb(a, aug, s, SR), "reverb_prob"),
+    "equalize": (lambda a, aug, s: augment.equalize(a, aug, s, SR), "eq_prob"),
+    "lowpass": (lambda a, aug, s: augment.band_limit(a, aug, s, SR), "lowpass_prob"),
+    "highpass": (lambda a, aug, s: augment.band_limit(a, aug, s, SR), "highpass_prob"),
+    "compress": (lambda a, aug, s: augment.compress(a, aug, s, SR), "compress_prob"),
+    "drive": (lambda a, aug, s: augment.drive(a, aug, s), "drive_prob"),
 }
 
 
@@ -119,7 +119,7 @@ def test_effect_on_off_seeded_and_batched_as_alone(name):
     rare = fn(x, dataclasses.replace(aug, **{prob: 1e-9}), seeds).numpy()
     np.testing.assert_array_equal(rare, x.numpy())
     # the whole chain with only this effect on draws it as the effect alone does
-    np.testing.assert_allclose(pipeline.recording_chain(x, aug, seeds, SR).numpy(), y, atol=1e-6)
+    np.testing.assert_allclose(augment.recording_chain(x, aug, seeds, SR).numpy(), y, atol=1e-6)
 
 
 def test_reverb_decay_matches_rt60():
@@ -128,7 +128,7 @@ def test_reverb_decay_matches_rt60():
     impulse[:, 0] = 1.0
     aug = AugmentConfig(reverb_prob=1.0, reverb_rt60=(0.3, 0.8), reverb_damping=(0.0, 0.0),
                         reverb_predelay=(0.0, 0.0), reverb_wet=(0.3, 0.6))
-    y = pipeline.reverb(tf.constant(impulse), aug, _seeds(6), SR).numpy()
+    y = augment.reverb(tf.constant(impulse), aug, _seeds(6), SR).numpy()
     assert np.isfinite(y).all()
     np.testing.assert_allclose(np.sqrt((y ** 2).mean(1)), np.sqrt(1 / n), rtol=1e-4)  # RMS kept
     rt = []
@@ -143,7 +143,7 @@ def test_reverb_decay_matches_rt60():
     assert (rt > 0.3 * 0.85).all() and (rt < 0.8 * 1.15).all(), rt
     assert rt.max() - rt.min() > 0.1, rt  # drawn per example
     # high frequencies die sooner with damping
-    damped = pipeline.reverb(tf.constant(impulse[:1]), dataclasses.replace(aug, reverb_damping=(1.0, 1.0)), _seeds(1),
+    damped = augment.reverb(tf.constant(impulse[:1]), dataclasses.replace(aug, reverb_damping=(1.0, 1.0)), _seeds(1),
                          SR).numpy()[0]
     spec = np.abs(np.fft.rfft(damped[int(0.2 * SR):int(0.3 * SR)])) ** 2
     f = np.fft.rfftfreq(int(0.1 * SR), 1 / SR)
@@ -157,12 +157,12 @@ def test_lowpass_and_highpass_remove_energy_beyond_the_cutoff():
     x = tf.constant(np.random.default_rng(1).standard_normal((3, 16384)).astype(np.float32))
     f = np.fft.rfftfreq(16384, 1 / sr)
     power = lambda a: np.abs(np.fft.rfft(a, axis=-1)) ** 2  # noqa: E731
-    low = pipeline.band_limit(x, AugmentConfig(lowpass_prob=1.0, lowpass_hz=(4000.0, 4000.0)), _seeds(3), sr).numpy()
+    low = augment.band_limit(x, AugmentConfig(lowpass_prob=1.0, lowpass_hz=(4000.0, 4000.0)), _seeds(3), sr).numpy()
     kept = power(low)[:, f < 2000].sum(1) / power(x.numpy())[:, f < 2000].sum(1)
     gone = power(low)[:, f > 6000].sum(1) / power(x.numpy())[:, f > 6000].sum(1)
     np.testing.assert_allclose(kept, 1.0, atol=0.01)
     assert (10 * np.log10(gone) < -40).all(), gone
-    high = pipeline.band_limit(x, AugmentConfig(highpass_prob=1.0, highpass_hz=(300.0, 300.0)), _seeds(3), sr).numpy()
+    high = augment.band_limit(x, AugmentConfig(highpass_prob=1.0, highpass_hz=(300.0, 300.0)), _seeds(3), sr).numpy()
     kept = power(high)[:, f > 1200].sum(1) / power(x.numpy())[:, f > 1200].sum(1)
     gone = power(high)[:, (f > 10) & (f < 150)].sum(1) / power(x.numpy())[:, (f > 10) & (f < 150)].sum(1)
     np.testing.assert_allclose(kept, 1.0, atol=0.01)
@@ -171,29 +171,29 @@ def test_lowpass_and_highpass_remove_energy_beyond_the_cutoff():
     aug = AugmentConfig(lowpass_prob=1.0, lowpass_hz=(3000.0, 8000.0))
     impulse = np.zeros((8, 4096), np.float32)
     impulse[:, 0] = 1
-    gain = np.abs(np.fft.rfft(pipeline.band_limit(tf.constant(impulse), aug, _seeds(8), sr).numpy(), axis=-1))
+    gain = np.abs(np.fft.rfft(augment.band_limit(tf.constant(impulse), aug, _seeds(8), sr).numpy(), axis=-1))
     fc = np.fft.rfftfreq(4096, 1 / sr)[np.argmax(gain < 2 ** -0.5, axis=1)]
     assert (fc >= 3000 * 0.97).all() and (fc <= 8000 * 1.03).all() and fc.std() > 100, fc
 
 
 def test_compressor_and_drive_lower_the_crest_factor():
     x = _bursts(6, seed=3)
-    comp = pipeline.compress(tf.constant(x), AugmentConfig(compress_prob=1.0, compress_threshold_db=(-20.0, -20.0),
+    comp = augment.compress(tf.constant(x), AugmentConfig(compress_prob=1.0, compress_threshold_db=(-20.0, -20.0),
                                                        compress_ratio=(8.0, 8.0)), _seeds(6), SR).numpy()
     assert (_crest(comp) < 0.85 * _crest(x)).all(), (_crest(comp), _crest(x))
     np.testing.assert_allclose(np.sqrt((comp ** 2).mean(1)), np.sqrt((x ** 2).mean(1)), rtol=1e-4)  # make-up gain
     # above the threshold only: a quiet steady tone is left alone
     tone = (0.1 * np.sin(2 * np.pi * 440 * np.arange(8000) / SR)).astype(np.float32)[None]
-    steady = pipeline.compress(tf.constant(tone), AugmentConfig(compress_prob=1.0), _seeds(1), SR).numpy()
+    steady = augment.compress(tf.constant(tone), AugmentConfig(compress_prob=1.0), _seeds(1), SR).numpy()
     np.testing.assert_allclose(steady[:, 400:-400], tone[:, 400:-400], atol=2e-3)
-    hot = pipeline.drive(tf.constant(x), AugmentConfig(drive_prob=1.0, drive_db=(12.0, 12.0)), _seeds(6)).numpy()
+    hot = augment.drive(tf.constant(x), AugmentConfig(drive_prob=1.0, drive_db=(12.0, 12.0)), _seeds(6)).numpy()
     assert (_crest(hot) < _crest(x)).all() and (np.abs(hot).max(1) <= np.abs(x).max(1) + 1e-6).all()
 
 
 def test_coloured_noise_at_its_snr():
     x = tf.constant(_bursts(1)[0])
     for color, slope in (((0.0, 0.0), 0.0), ((2.0, 2.0), -6.0), ((-1.0, -1.0), 3.0)):
-        noisy = pipeline.add_noise(x, (10.0, 10.0), tf.constant([4, 2], tf.int64), color=color, sr=SR)
+        noisy = augment.add_noise(x, (10.0, 10.0), tf.constant([4, 2], tf.int64), color=color, sr=SR)
         noise = (noisy - x).numpy()
         snr = 10 * np.log10((x.numpy() ** 2).mean() / (noise ** 2).mean())
         assert abs(snr - 10.0) < 0.01
@@ -202,7 +202,7 @@ def test_coloured_noise_at_its_snr():
         octave = lambda lo: p[(f >= lo) & (f < 2 * lo)].mean()  # noqa: E731
         measured = 10 * np.log10(octave(2000) / octave(1000))  # dB per octave
         assert abs(measured - slope) < 1.0, (color, measured)
-    never = pipeline.add_noise(x, (10.0, 10.0), tf.constant([4, 2], tf.int64), prob=1e-9)
+    never = augment.add_noise(x, (10.0, 10.0), tf.constant([4, 2], tf.int64), prob=1e-9)
     np.testing.assert_array_equal(never.numpy(), x.numpy())
 
 
@@ -213,7 +213,7 @@ def test_noise_without_colour_is_the_old_white_noise():
     snr = tf.random.stateless_uniform([2], s[0], 5.0, 15.0)
     noise_power = tf.reduce_mean(tf.square(x), axis=-1) / tf.pow(10.0, snr / 10.0)
     old = x + tf.random.stateless_normal(tf.shape(x), s[1]) * tf.sqrt(noise_power)[..., None]
-    np.testing.assert_array_equal(pipeline.add_noise(x, (5.0, 15.0), seed).numpy(), old.numpy())
+    np.testing.assert_array_equal(augment.add_noise(x, (5.0, 15.0), seed).numpy(), old.numpy())
 
 
 def test_whole_chain_finite_peak_bounded_and_silence_stays_silent():
@@ -223,12 +223,12 @@ def test_whole_chain_finite_peak_bounded_and_silence_stays_silent():
     x[-2, 100] = 1.0  # a click on noise
     seeds = _seeds(len(x))
     for aug in (ALL, AugmentConfig(preset="recording_chain")):
-        y = pipeline.augment_waveform(tf.constant(x), aug, seeds, SR).numpy()
+        y = augment.augment_waveform(tf.constant(x), aug, seeds, SR).numpy()
         assert np.isfinite(y).all()
         assert (np.abs(y[:-1]).max(1) <= 3.0 * np.abs(x[:-1]).max(1)).all(), np.abs(y).max(1) / np.abs(x).max(1)
         np.testing.assert_array_equal(y[-1], 0.0)
         for i in range(len(x)):
-            np.testing.assert_allclose(pipeline.augment_waveform(tf.constant(x[i]), aug, seeds[i], SR).numpy(), y[i],
+            np.testing.assert_allclose(augment.augment_waveform(tf.constant(x[i]), aug, seeds[i], SR).numpy(), y[i],
                                        atol=3e-6)
 
 
@@ -237,14 +237,14 @@ def test_whole_chain_finite_peak_bounded_and_silence_stays_silent():
 K, WIN = 8, 15360
 
 
-def _pool(per_class: int = 3) -> pipeline.WindowPool:
+def _pool(per_class: int = 3) -> mixing.WindowPool:
     """Windows that sound in their first quarter only (a note and silence), class by class."""
     rng = np.random.default_rng(0)
     t = np.arange(WIN) / 22050
     audio = np.zeros((K * per_class, WIN), np.float32)
     for i in range(K * per_class):
         audio[i, : WIN // 4] = 0.5 * np.sin(2 * np.pi * rng.uniform(100, 3000) * t[: WIN // 4]) * np.hanning(WIN // 4)
-    return pipeline.WindowPool(tf.Variable(audio, trainable=False), tf.constant(np.arange(K, dtype=np.int32) * per_class),
+    return mixing.WindowPool(tf.Variable(audio, trainable=False), tf.constant(np.arange(K, dtype=np.int32) * per_class),
                            tf.constant(np.full(K, per_class, np.int32)), [f"c{i}" for i in range(K)])
 
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 from tests import fixtures
 from tests.harness import db_error, relative_error
 from tfaudio import cli
-from tfaudio.data import pipeline
+from tfaudio.data import augment, mixing, pipeline
 from tfaudio.features import amplitude_to_db
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
 from tfaudio.data.datasets import Record
@@ -308,7 +308,7 @@ def test_spec_augment_draws_masks_per_example():
     one = tf.random.stateless_uniform((16, 32), [0, 1], 1.0, 2.0)
     x = tf.tile(one[None], [n, 1, 1])  # identical examples
     seeds = tf.stack([tf.range(n, dtype=tf.int64), tf.fill([n], tf.constant(7, tf.int64))], axis=1)
-    out = pipeline.spec_augment(x, AUG, seeds).numpy()
+    out = augment.spec_augment(x, AUG, seeds).numpy()
     rows, cols = _check_masks(out, x.numpy())
     # distinct seeds, distinct masks
     patterns = {(r.tobytes(), c.tobytes()) for r, c in zip(rows, cols)}
@@ -320,13 +320,13 @@ def test_spec_augment_draws_masks_per_example():
     assert set(t_widths) == {0, 1, 2, 3} and set(f_widths) == {0, 1, 2, 3, 4, 5}
     # the same seed gives the same masks, alone or in any batch
     for i in (0, 5, 123):
-        alone = pipeline.spec_augment(x[i], AUG, seeds[i]).numpy()
+        alone = augment.spec_augment(x[i], AUG, seeds[i]).numpy()
         np.testing.assert_array_equal(alone, out[i])
-    again = pipeline.spec_augment(x[:4], AUG, tf.stack([seeds[9]] * 4)).numpy()
+    again = augment.spec_augment(x[:4], AUG, tf.stack([seeds[9]] * 4)).numpy()
     for k in range(4):
         np.testing.assert_array_equal(again[k], out[9])
     # leading axes beyond one batch axis
-    nested = pipeline.spec_augment(tf.reshape(x[:6], (2, 3, 16, 32)), AUG, tf.reshape(seeds[:6], (2, 3, 2))).numpy()
+    nested = augment.spec_augment(tf.reshape(x[:6], (2, 3, 16, 32)), AUG, tf.reshape(seeds[:6], (2, 3, 2))).numpy()
     np.testing.assert_array_equal(nested.reshape(6, 16, 32), out[:6])
 
 
@@ -335,18 +335,18 @@ def test_spec_augment_mask_counts_and_widths():
     n = 100
     x = tf.random.stateless_uniform((n, 10, 40), [3, 4], 1.0, 2.0)
     seeds = tf.stack([tf.fill([n], tf.constant(1, tf.int64)), tf.range(n, dtype=tf.int64)], axis=1)
-    rows, cols = _check_masks(pipeline.spec_augment(x, aug, seeds).numpy(), x.numpy())
+    rows, cols = _check_masks(augment.spec_augment(x, aug, seeds).numpy(), x.numpy())
     assert rows.sum(axis=1).max() <= 4 and cols.sum(axis=1).max() <= 12
     assert all(max(_runs(r), default=0) <= 4 for r in rows) and all(max(_runs(c), default=0) <= 12 for c in cols)
     assert rows.any() and cols.any()
-    assert pipeline.spec_augment(x, AugmentConfig(), seeds) is x  # no masks configured: untouched
+    assert augment.spec_augment(x, AugmentConfig(), seeds) is x  # no masks configured: untouched
 
 
-def _same_audio_pool(k: int = 4, per_class: int = 2, length: int = 15360) -> pipeline.WindowPool:
+def _same_audio_pool(k: int = 4, per_class: int = 2, length: int = 15360) -> mixing.WindowPool:
     """Every window the same noise, so every mix of one instrument at a fixed level is the same audio."""
     w = (0.3 * np.random.default_rng(0).standard_normal(length)).astype(np.float32)
     audio = np.tile(w, (k * per_class, 1))
-    return pipeline.WindowPool(tf.Variable(audio, trainable=False), tf.constant(np.arange(k, dtype=np.int32) * per_class),
+    return mixing.WindowPool(tf.Variable(audio, trainable=False), tf.constant(np.arange(k, dtype=np.int32) * per_class),
                            tf.constant(np.full(k, per_class, np.int32)), [f"c{i}" for i in range(k)])
 
 

@@ -106,12 +106,12 @@ def tiny_activations(tmp_path):
 
 def test_activation_probe_trains_on_the_other_soundfonts_and_scores_the_held_out_songs(transfer, tiny_activations,
                                                                                       monkeypatch):
-    from tfaudio.data import pipeline
+    from tfaudio.data import mixing, pipeline
 
     clips, classes, root = tiny_activations
     songs = transfer.load_songs(str(root / "songs" / "{sf}"), ("a", "b"))
     pooled = []
-    real_pool = pipeline.window_pool
+    real_pool = mixing.window_pool
     monkeypatch.setattr(pipeline, "window_pool",
                         lambda records, *a, **k: pooled.append({r.meta["soundfont"] for r in records})
                         or real_pool(records, *a, **k))

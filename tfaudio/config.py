@@ -141,7 +141,7 @@ class AugmentConfig:
     seconds, frequencies in Hz. Every `(low, high)` range is drawn uniformly per example (frequencies
     log-uniformly); every `*_prob` is the chance that an example gets that effect.
 
-    The recording chain (`tfaudio.data.pipeline.recording_effects`, `band_limit`, `add_noise`): reverb with a
+    The recording chain (`tfaudio.data.augment.recording_effects`, `band_limit`, `add_noise`): reverb with a
     synthetic impulse response, EQ (spectral tilt and peaking/shelving bands), a compressor, tanh drive,
     low-/high-pass band-limiting and (coloured) background noise. `preset="recording_chain"` switches the
     whole chain on at `PRESETS`' probabilities; it fills only the fields left unset.

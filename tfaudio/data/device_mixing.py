@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfaudio.data import pipeline
+from tfaudio.data import mixing, pipeline
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
 
 
@@ -24,7 +24,7 @@ class DeviceMixing(keras.Model):
     exports hold the plain model. `examples(seeds)` gives the (x, y) a step trains on.
     """
 
-    def __init__(self, inner: keras.Model, pool: pipeline.WindowPool, mix: MixConfig,
+    def __init__(self, inner: keras.Model, pool: mixing.WindowPool, mix: MixConfig,
                  features: FeatureConfig | None, augment: AugmentConfig = AugmentConfig(),
                  x_key: str = "features", y_key: str = "activations", sr: int = 44100, **kwargs: Any):
         super().__init__(name=f"{inner.name}_device_mixing", **kwargs)
@@ -73,4 +73,4 @@ def seed_batches(seed: int, batch_size: int, num_batches: int | None = None,
     """What the tf.data side feeds: batches of per-mix seeds `(batch, 2)`, as `pipeline.mixtures` draws them
     (the same mixes for the same `seed`)."""
     num = None if num_batches is None else num_batches * batch_size
-    return pipeline.mix_seeds(seed, num, rerandomize).batch(batch_size, drop_remainder=True).prefetch(2)
+    return mixing.mix_seeds(seed, num, rerandomize).batch(batch_size, drop_remainder=True).prefetch(2)

@@ -31,7 +31,8 @@ def _serving_module(model: Any, spec: RunSpec, classes_file: str, metadata_file:
     tracks the `tf.Variable`s those functions capture (as `keras.export.ExportArchive` does), not the
     Keras model: tracking the model's Keras variables instead saves a graph whose variables the TF1
     loaders (`saved_model_cli run`, TF Serving) cannot restore."""
-    from tfaudio.io.audio import decode_wav, resample
+    from tfaudio.io.audio import decode_wav
+    from tfaudio.io.resample import resample
 
     frames = check_model(model, spec)
     plan = window_plan(spec, frames or None)

@@ -10,7 +10,7 @@ exported SavedModel (`tfaudio.deploy.export`), so all give the same numbers. The
 * `files`: `predict_file` (a file of any length, rate and channel count, streamed in blocks).
 * `writers`: `write_prediction` (`.npy` + `.csv`, or `.json`; `.png`).
 
-The streaming resampler is `tfaudio.io.audio.StreamResampler`.
+The streaming resampler is `tfaudio.io.resample.StreamResampler`.
 """
 from tfaudio.inference.files import DEFAULT_BLOCK_SECONDS, predict_file
 from tfaudio.inference.plan import WindowCutter, WindowPlan, ola_weights, overlap_add, plan_windows, window_plan

@@ -12,7 +12,7 @@
 Imported by `tfaudio.inference.files` (`predict_file` streams a file's blocks), `tfaudio.cli` and
 `tfaudio.deploy.loading` (`LoadedModel.stream`).
 One chunk at a time: channels are averaged, the audio is resampled to the model's rate block by block
-(`tfaudio.io.audio.StreamResampler`: the concatenation equals resampling the whole signal), cut into windows of
+(`tfaudio.io.resample.StreamResampler`: the concatenation equals resampling the whole signal), cut into windows of
 `window` samples every `hop` samples, and each window goes through the model as soon as its last sample is
 in (the windows of one push in batches of `batch_windows`).
 
@@ -44,7 +44,7 @@ from typing import Any, BinaryIO, Iterable, TextIO
 import numpy as np
 
 from tfaudio._checks import integer
-from tfaudio.io.audio import StreamResampler
+from tfaudio.io.resample import StreamResampler
 from tfaudio.errors import TfaudioError
 from tfaudio.io.headers import format_problem
 from tfaudio.inference.plan import WindowCutter, ola_weights

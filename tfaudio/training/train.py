@@ -98,25 +98,25 @@ def datasets_for(cfg: ExperimentConfig, train_recs, val_recs, classes: Sequence[
                  input_context=None):
     """(train, validation) tf.data datasets of (x, y) batches for keras fit."""
 
-    from tfaudio.data import pipeline
+    from tfaudio.data import mixing, pipeline, windows
 
     t, d = cfg.train, cfg.data
     feats = cfg.features if input_kind == "features" else dataclasses.replace(cfg.features, kind="none")
     sr = cfg.features.sr
     if d.balance and all(len(r.labels) == 1 for r in train_recs):
-        train_recs = pipeline.balance(train_recs, d.max_oversample, seed=t.seed)
+        train_recs = windows.balance(train_recs, d.max_oversample, seed=t.seed)
     if cfg.task in ("activation", "multi_label"):
         mix = cfg.mix if cfg.task == "activation" else dataclasses.replace(cfg.mix, window=window_samples(cfg))
         y_key = "activations" if cfg.task == "activation" else "labels"
         x_key = "features" if feats.kind != "none" else "audio"
-        pool_train = pipeline.window_pool(train_recs, classes, sr, mix, cache=d.cache, split="training")
+        pool_train = mixing.window_pool(train_recs, classes, sr, mix, cache=d.cache, split="training")
         train = pipeline.mixtures(train_recs, classes, mix, seed=t.seed, features=feats, batch_size=t.batch_size,
                               augment=cfg.augment, pool=pool_train, input_context=input_context)
         train = pipeline.for_training(train, x_key, y_key)
         val = None
         if val_recs:
             val_steps = t.validation_steps or 20
-            pool_val = pipeline.window_pool(val_recs, classes, sr, mix, cache=d.cache, split="validation")
+            pool_val = mixing.window_pool(val_recs, classes, sr, mix, cache=d.cache, split="validation")
             val = pipeline.mixtures(val_recs, classes, mix, seed=t.seed + 1, features=feats, batch_size=t.batch_size,
                                 num_mixes=val_steps * t.batch_size, pool=pool_val, rerandomize=False)
             val = pipeline.for_training(val, x_key, y_key).cache()
@@ -140,22 +140,22 @@ def datasets_for(cfg: ExperimentConfig, train_recs, val_recs, classes: Sequence[
 def device_mixing_for(cfg: ExperimentConfig, model, train_recs, val_recs, classes: Sequence[str], input_kind: str):
     """`train.mixing: device`: (model wrapped in `tfaudio.data.device_mixing.DeviceMixing`, training seed batches,
     validation seed batches or None). The same mixes as `datasets_for` makes for the same seeds."""
-    from tfaudio.data import pipeline
+    from tfaudio.data import mixing, pipeline, windows
     from tfaudio.data.device_mixing import DeviceMixing, seed_batches
 
     t, d = cfg.train, cfg.data
     feats = cfg.features if input_kind == "features" else dataclasses.replace(cfg.features, kind="none")
     mix = cfg.mix if cfg.task == "activation" else dataclasses.replace(cfg.mix, window=window_samples(cfg))
     if d.balance and all(len(r.labels) == 1 for r in train_recs):
-        train_recs = pipeline.balance(train_recs, d.max_oversample, seed=t.seed)
+        train_recs = windows.balance(train_recs, d.max_oversample, seed=t.seed)
     x_key = "features" if feats.kind != "none" else "audio"
     y_key = "activations" if cfg.task == "activation" else "labels"
-    pool = pipeline.window_pool(train_recs, classes, cfg.features.sr, mix, cache=d.cache, split="training")
+    pool = mixing.window_pool(train_recs, classes, cfg.features.sr, mix, cache=d.cache, split="training")
     wrapped = DeviceMixing(model, pool, mix, feats, cfg.augment, x_key, y_key, sr=cfg.features.sr)
     train = seed_batches(t.seed, t.batch_size)
     val = None
     if val_recs:  # a fixed validation set, made once by the tf.data path as in `datasets_for`
-        pool_val = pipeline.window_pool(val_recs, classes, cfg.features.sr, mix, cache=d.cache, split="validation")
+        pool_val = mixing.window_pool(val_recs, classes, cfg.features.sr, mix, cache=d.cache, split="validation")
         val_steps = t.validation_steps or 20
         val = pipeline.mixtures(val_recs, classes, mix, seed=t.seed + 1, features=feats, batch_size=t.batch_size,
                             num_mixes=val_steps * t.batch_size, pool=pool_val, rerandomize=False)
@@ -179,9 +179,9 @@ def _per_worker_input(cfg: ExperimentConfig, dist: Any, train_recs, classes: Seq
         per_replica = dataclasses.replace(cfg, train=dataclasses.replace(t, batch_size=ctx.get_per_replica_batch_size(
             t.batch_size)))
         if device:
-            from tfaudio.data import pipeline
+            from tfaudio.data import mixing
 
-            seeds = pipeline.mix_seeds(t.seed).shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
+            seeds = mixing.mix_seeds(t.seed).shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
             return seeds.batch(per_replica.train.batch_size, drop_remainder=True).prefetch(2)
         return datasets_for(per_replica, train_recs, [], classes, input_kind, input_context=ctx)[0]
 
