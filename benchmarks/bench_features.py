@@ -79,7 +79,8 @@ def render_audio(n_items: int, samples: int, seed: int) -> tuple[np.ndarray, str
     (the 8 Medley-Solos-DB classes), each phrase peak-normalised to 0.8. Falls back to numpy-synthesised
     harmonic notes when the renderer (tinysoundfont) is missing."""
     try:
-        from tfaudio.data.corpus import DEFAULT_INSTRUMENTS, render_phrase
+        from tfaudio.data.phrases import DEFAULT_INSTRUMENTS
+        from tfaudio.data.corpus import render_phrase
 
         names = [i.name for i in DEFAULT_INSTRUMENTS]
         per_phrase = -(-n_items // len(names))

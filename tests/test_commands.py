@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from tests import fixtures
 from tfaudio import cli
-from tfaudio.data import corpus
+from tfaudio.data import multitrack
 
 TINY = ["data.per_class=3", "train.epochs=1", "train.steps_per_epoch=2", "train.validation_steps=1",
         "train.batch_size=4", "train.verbose=0"]
@@ -23,7 +23,7 @@ def _sets(items):
 @pytest.fixture(scope="module")
 def sequence_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("audio")
-    mix, _, _ = corpus.render_sequence(["piano", "flute", "violin"], seconds_each=1.0, sr=48000, seed=2)
+    mix, _, _ = multitrack.render_sequence(["piano", "flute", "violin"], seconds_each=1.0, sr=48000, seed=2)
     fixtures.write_audio(d / "seq48k.wav", mix, 48000, "PCM_24")
     fixtures.write_audio(d / "stereo.flac", np.stack([mix, 0.5 * mix], 1), 22050, "PCM_16")
     (d / "broken.wav").write_bytes(b"RIFF junk")

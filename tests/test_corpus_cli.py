@@ -10,14 +10,14 @@ import soundfile as sf
 
 from tests import fixtures
 from tfaudio import cli
-from tfaudio.data import corpus, datasets
+from tfaudio.data import corpus, datasets, multitrack, phrases
 
 
 def test_render_corpus_reads_back_with_the_right_counts(tmp_path):
     corpus.render_corpus(tmp_path / "c", per_class=5, seed=7, progress=False)
     recs = datasets.medley_solos_db(tmp_path / "c")
     assert not recs.skipped
-    names = [i.name for i in corpus.DEFAULT_INSTRUMENTS]
+    names = [i.name for i in phrases.DEFAULT_INSTRUMENTS]
     assert datasets.classes_of(recs) == names
     assert datasets.summary(recs) == {
         "training": dict.fromkeys(sorted(names), 3),
@@ -46,8 +46,8 @@ def test_render_corpus_is_reproducible(tmp_path):
 
 def test_phrases_are_musical():
     rng = np.random.default_rng(0)
-    for inst in corpus.DEFAULT_INSTRUMENTS:
-        notes = corpus.random_phrase(inst, 6.0, rng)
+    for inst in phrases.DEFAULT_INSTRUMENTS:
+        notes = phrases.random_phrase(inst, 6.0, rng)
         pitches = [n.pitch for n in notes]
         assert min(pitches) >= inst.low and max(pitches) <= inst.high
         assert len({round(n.end - n.start, 3) for n in notes}) > 1  # varied durations
@@ -108,7 +108,7 @@ def test_help_is_instant_and_imports_no_tensorflow():
 
 
 def test_render_sequence_plays_instruments_in_turn():
-    mix, stems, names = corpus.render_sequence(["piano", "flute", "violin"], seconds_each=0.5, sr=16000, seed=1)
+    mix, stems, names = multitrack.render_sequence(["piano", "flute", "violin"], seconds_each=0.5, sr=16000, seed=1)
     assert names == ["piano", "flute", "violin"] and stems.shape == (3, 24000) and mix.shape == (24000,)
     np.testing.assert_allclose(stems.sum(0), mix, atol=1e-6)
     for k in range(3):  # each stem sounds only in its own turn

@@ -14,7 +14,7 @@ import soundfile as sf
 
 from tests import fixtures
 from tfaudio import cli
-from tfaudio.data import corpus, datasets
+from tfaudio.data import corpus, datasets, phrases
 from tfaudio.errors import TfaudioError
 
 GMBANK = Path(corpus.SOUNDFONTS["gmbank"].path)
@@ -83,11 +83,11 @@ def _check_corpus(root: Path, fonts: list[str], per_class: int) -> list[datasets
     header, rows = _rows(root)
     assert header == [*datasets.MSDB_COLUMNS, "soundfont", "program"]  # Medley-Solos-DB's columns first
     recs = datasets.medley_solos_db(root)
-    assert not recs.skipped and len(recs) == len(rows) == per_class * len(fonts) * len(corpus.DEFAULT_INSTRUMENTS)
-    assert datasets.classes_of(recs) == [i.name for i in corpus.DEFAULT_INSTRUMENTS]
+    assert not recs.skipped and len(recs) == len(rows) == per_class * len(fonts) * len(phrases.DEFAULT_INSTRUMENTS)
+    assert datasets.classes_of(recs) == [i.name for i in phrases.DEFAULT_INSTRUMENTS]
     # balanced per class AND per SoundFont: every (class, SoundFont) has the same split
     cells = Counter((r.label, r.meta["soundfont"], r.subset) for r in recs)
-    for inst in corpus.DEFAULT_INSTRUMENTS:
+    for inst in phrases.DEFAULT_INSTRUMENTS:
         for font in fonts:
             assert [cells[inst.name, font, s] for s in corpus.SUBSETS] == list(corpus.split_counts(per_class))
     # a song is one class, one SoundFont, one program and one subset
@@ -96,7 +96,7 @@ def _check_corpus(root: Path, fonts: list[str], per_class: int) -> list[datasets
         songs.setdefault(r.meta["song_id"], set()).add((r.label, r.meta["soundfont"], r.meta["program"], r.subset))
     assert all(len(s) == 1 for s in songs.values())
     # programs stay within the class's list
-    by_name = {i.name: i for i in corpus.DEFAULT_INSTRUMENTS}
+    by_name = {i.name: i for i in phrases.DEFAULT_INSTRUMENTS}
     for r in recs:
         assert int(r.meta["program"]) in by_name[r.label].programs, (r.label, r.meta["program"])
     for r in recs[::7]:  # audible clips of the right length
@@ -130,7 +130,7 @@ def test_corpus_with_timgm6mb_and_gmbank(tmp_path):
     recs = _check_corpus(tmp_path / "c", ["timgm6mb", "gmbank"], 3)
     # the two SoundFonts sound different
     a = [r for r in recs if r.meta["soundfont"] == "gmbank"]
-    assert {int(r.meta["program"]) for r in a} - {i.program for i in corpus.DEFAULT_INSTRUMENTS}  # extra programs
+    assert {int(r.meta["program"]) for r in a} - {i.program for i in phrases.DEFAULT_INSTRUMENTS}  # extra programs
 
 
 def test_repeated_soundfonts_are_refused(tmp_path):
@@ -158,20 +158,20 @@ def test_cli_renders_several_soundfonts(tmp_path, capsys, other_font):
 # -- programs per class --------------------------------------------------------------------------------------
 
 def test_programs_per_class():
-    for inst in corpus.DEFAULT_INSTRUMENTS:
+    for inst in phrases.DEFAULT_INSTRUMENTS:
         assert inst.programs[0] == inst.program and len(set(inst.programs)) == len(inst.programs)
-    by_name = {i.name: i for i in corpus.DEFAULT_INSTRUMENTS}
+    by_name = {i.name: i for i in phrases.DEFAULT_INSTRUMENTS}
     assert by_name["piano"].programs == (0, 1, 2)
     assert by_name["clarinet"].programs == (71,)
-    assert corpus.Instrument("x", 5, 40, 80) == corpus.Instrument("x", 5, 40, 80, programs=(5,))
+    assert phrases.Instrument("x", 5, 40, 80) == phrases.Instrument("x", 5, 40, 80, programs=(5,))
     with pytest.raises(TfaudioError, match="GM program 130 is outside 0-127"):
-        corpus.Instrument("x", 5, 40, 80, programs=(130,))
+        phrases.Instrument("x", 5, 40, 80, programs=(130,))
     rng = np.random.default_rng(0)
     picks = Counter(corpus.pick_program((66, 64, 65, 67), rng) for _ in range(4000))
     assert set(picks) == {64, 65, 66, 67} and 0.45 < picks[66] / 4000 < 0.55  # the main one half the time
     assert {corpus.pick_program((71,), rng) for _ in range(20)} == {71}
     r = corpus.Renderer("timgm6mb", 16000)
-    assert all(r.programs(i) == i.programs for i in corpus.DEFAULT_INSTRUMENTS)  # TimGM6mb has them all
+    assert all(r.programs(i) == i.programs for i in phrases.DEFAULT_INSTRUMENTS)  # TimGM6mb has them all
 
 
 # -- expressive rendering ------------------------------------------------------------------------------------
@@ -190,18 +190,18 @@ def _f0_cents(y: np.ndarray, sr: int, lo: float, hi: float, start: float, stop: 
 
 def test_vibrato_and_bends_change_the_pitch():
     r = corpus.Renderer("timgm6mb", 16000)
-    notes = [corpus.Note(69, 0.05, 1.95, 100)]  # A4, 440 Hz
+    notes = [phrases.Note(69, 0.05, 1.95, 100)]  # A4, 440 Hz
     plain = r.render(notes, 73, 2.0)
-    c = corpus.phrase_controls(notes, 2.0, corpus.Expression(vibrato_cents=40, vibrato_delay=0.1),
+    c = phrases.phrase_controls(notes, 2.0, phrases.Expression(vibrato_cents=40, vibrato_delay=0.1),
                                np.random.default_rng(0))
-    assert np.abs(c.bend).max() > 0.2 and np.all(np.diff(c.times) <= corpus.CONTROL_STEP + 1e-9)
+    assert np.abs(c.bend).max() > 0.2 and np.all(np.diff(c.times) <= phrases.CONTROL_STEP + 1e-9)
     vib = r.render(notes, 73, 2.0, c)
     assert np.abs(vib - plain).max() > 0.01  # a phrase with vibrato differs from one without
     swing_plain = np.ptp(_f0_cents(plain, 16000, 380, 500, 0.6, 1.8))
     swing_vib = np.ptp(_f0_cents(vib, 16000, 380, 500, 0.6, 1.8))
     assert swing_vib > swing_plain + 30, (swing_plain, swing_vib)
     # a bend into every note: starts up to a semitone below and settles on the pitch
-    c = corpus.phrase_controls(notes, 2.0, corpus.Expression(bend_prob=1.0, bend_semitones=1.0),
+    c = phrases.phrase_controls(notes, 2.0, phrases.Expression(bend_prob=1.0, bend_semitones=1.0),
                                np.random.default_rng(1))
     at_start = c.bend[np.searchsorted(c.times, 0.05)]
     assert -1.0 <= at_start < -0.2 and np.all(c.bend[c.times > 0.5] == 0)
@@ -216,58 +216,58 @@ def _rms(y: np.ndarray, sr: int, a: float, b: float) -> float:
 
 def test_crescendo_and_decrescendo_change_the_level():
     sr, seconds = 16000, 4.0
-    notes = [corpus.Note(72, t, t + 0.45, 90) for t in np.arange(0.0, seconds, 0.5)]  # steady velocity
+    notes = [phrases.Note(72, t, t + 0.45, 90) for t in np.arange(0.0, seconds, 0.5)]  # steady velocity
     r = corpus.Renderer("timgm6mb", sr)
     for shape, louder_at_end in (("crescendo", True), ("decrescendo", False)):
-        e = corpus.Expression(dynamics=shape, loudness=0.6, dynamic_range=0.6)
-        y = r.render(notes, 73, seconds, corpus.phrase_controls(notes, seconds, e, np.random.default_rng(0)))
+        e = phrases.Expression(dynamics=shape, loudness=0.6, dynamic_range=0.6)
+        y = r.render(notes, 73, seconds, phrases.phrase_controls(notes, seconds, e, np.random.default_rng(0)))
         first, last = _rms(y, sr, 0.0, 1.0), _rms(y, sr, 3.0, 4.0)
         assert (last > 1.5 * first) if louder_at_end else (first > 1.5 * last), (shape, first, last)
     # the velocities of a random phrase follow its dynamics too
     rng = np.random.default_rng(2)
-    flute = corpus.DEFAULT_INSTRUMENTS[3]
-    notes = corpus.random_phrase(flute, 8.0, rng, corpus.Expression(dynamics="crescendo", dynamic_range=0.6))
+    flute = phrases.DEFAULT_INSTRUMENTS[3]
+    notes = phrases.random_phrase(flute, 8.0, rng, phrases.Expression(dynamics="crescendo", dynamic_range=0.6))
     assert np.corrcoef([n.start for n in notes], [n.velocity for n in notes])[0, 1] > 0.7
-    level = corpus.dynamics_level(corpus.Expression(dynamics=("hairpin", "dip"), span=2.0), [0, 1, 2, 3], 4.0)
+    level = phrases.dynamics_level(phrases.Expression(dynamics=("hairpin", "dip"), span=2.0), [0, 1, 2, 3], 4.0)
     assert level[1] > level[0] and level[3] < level[2]
 
 
 def test_swells_move_cc11_and_articulation_and_register_shape_the_notes():
     rng = np.random.default_rng(3)
-    notes = [corpus.Note(70, 0.0, 1.5, 90), corpus.Note(72, 1.5, 3.0, 90)]
-    c = corpus.phrase_controls(notes, 3.0, corpus.Expression(swell_prob=1.0), rng)
+    notes = [phrases.Note(70, 0.0, 1.5, 90), phrases.Note(72, 1.5, 3.0, 90)]
+    c = phrases.phrase_controls(notes, 3.0, phrases.Expression(swell_prob=1.0), rng)
     assert np.ptp(c.expression) > 20
-    violin = corpus.DEFAULT_INSTRUMENTS[7]
+    violin = phrases.DEFAULT_INSTRUMENTS[7]
 
     def gate(art):
-        phrase = corpus.random_phrase(violin, 20.0, np.random.default_rng(4), corpus.Expression(articulation=art))
+        phrase = phrases.random_phrase(violin, 20.0, np.random.default_rng(4), phrases.Expression(articulation=art))
         starts = sorted({n.start for n in phrase})
         gaps = [b - a for a, b in zip(starts, starts[1:])]
         return np.median([(n.end - n.start) / g for n, g in zip(sorted(phrase, key=lambda n: n.start), gaps)])
 
     assert gate("legato") >= 1.0 > gate("normal") > 0.7 > gate("staccato")
-    low = [n.pitch for n in corpus.random_phrase(violin, 20.0, np.random.default_rng(5),
-                                                 corpus.Expression(register=0.1))]
-    high = [n.pitch for n in corpus.random_phrase(violin, 20.0, np.random.default_rng(5),
-                                                  corpus.Expression(register=0.9))]
+    low = [n.pitch for n in phrases.random_phrase(violin, 20.0, np.random.default_rng(5),
+                                                 phrases.Expression(register=0.1))]
+    high = [n.pitch for n in phrases.random_phrase(violin, 20.0, np.random.default_rng(5),
+                                                  phrases.Expression(register=0.9))]
     assert np.mean(high) - np.mean(low) > 12
     assert min(low) >= violin.low and max(high) <= violin.high
     # notes of one pitch never overlap (a note-off would end the later one too)
-    phrase = corpus.random_phrase(violin, 30.0, np.random.default_rng(6), corpus.Expression(articulation="legato"))
+    phrase = phrases.random_phrase(violin, 30.0, np.random.default_rng(6), phrases.Expression(articulation="legato"))
     for a in phrase:
         assert not any(b.pitch == a.pitch and a.start < b.start < a.end for b in phrase)
     with pytest.raises(TfaudioError, match="unknown articulation"):
-        corpus.Expression(articulation="pizzicato")
+        phrases.Expression(articulation="pizzicato")
 
 
 def test_random_expression_follows_the_family():
     rng = np.random.default_rng(0)
-    by_name = {i.name: i for i in corpus.DEFAULT_INSTRUMENTS}
-    piano = [corpus.random_expression(by_name["piano"], 12.0, rng) for _ in range(20)]
+    by_name = {i.name: i for i in phrases.DEFAULT_INSTRUMENTS}
+    piano = [phrases.random_expression(by_name["piano"], 12.0, rng) for _ in range(20)]
     assert all(e.vibrato_cents == 0 and e.bend_prob == 0 and e.swell_prob == 0 for e in piano)
-    guitar = [corpus.random_expression(by_name["distorted electric guitar"], 12.0, rng) for _ in range(20)]
+    guitar = [phrases.random_expression(by_name["distorted electric guitar"], 12.0, rng) for _ in range(20)]
     assert all(e.bend_semitones == 2 and e.bend_prob > 0 for e in guitar)
-    singer = [corpus.random_expression(by_name["female singer"], 12.0, rng) for _ in range(20)]
+    singer = [phrases.random_expression(by_name["female singer"], 12.0, rng) for _ in range(20)]
     assert sum(e.vibrato_cents > 0 for e in singer) >= 12 and all(e.swell_prob > 0 for e in singer)
     assert len({e.register for e in singer}) == 20 and min(len(e.dynamics) for e in singer) > 1  # several shapes
 
@@ -275,9 +275,9 @@ def test_random_expression_follows_the_family():
 def test_the_renderer_loads_once_and_phrases_do_not_leak(monkeypatch):
     r = corpus.Renderer("timgm6mb", 16000)
     rng = np.random.default_rng(7)
-    violin, flute = corpus.DEFAULT_INSTRUMENTS[7], corpus.DEFAULT_INSTRUMENTS[3]
-    a = corpus.random_performance(flute, 1.5, rng)
-    b = corpus.random_performance(violin, 1.5, rng, corpus.Expression(vibrato_cents=50, bend_prob=1,
+    violin, flute = phrases.DEFAULT_INSTRUMENTS[7], phrases.DEFAULT_INSTRUMENTS[3]
+    a = phrases.random_performance(flute, 1.5, rng)
+    b = phrases.random_performance(violin, 1.5, rng, phrases.Expression(vibrato_cents=50, bend_prob=1,
                                                                       swell_prob=1, dynamics="crescendo"))
     first = r.render(a.notes, 73, 1.5, a.controls)
     loads = []

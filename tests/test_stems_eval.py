@@ -12,7 +12,7 @@ import soundfile as sf
 
 from tests import fixtures
 from tfaudio import cli
-from tfaudio.data import corpus, datasets
+from tfaudio.data import datasets, multitrack
 from tfaudio.evaluation import metrics, songs
 from tfaudio.errors import DatasetError, TfaudioError
 
@@ -225,9 +225,9 @@ def test_song_reference_from_stems_with_unknown_instruments(tmp_path):
 def test_render_songs_deterministic_with_stems_that_sum_to_the_mix(tmp_path):
     from tfaudio.data import labels
 
-    a = corpus.render_songs(tmp_path / "a", n_songs=2, seconds=4.0, seed=5, progress=False)
-    corpus.render_songs(tmp_path / "b", n_songs=2, seconds=4.0, seed=5, progress=False)
-    c = corpus.render_songs(tmp_path / "c", n_songs=1, seconds=4.0, seed=6, progress=False)
+    a = multitrack.render_songs(tmp_path / "a", n_songs=2, seconds=4.0, seed=5, progress=False)
+    multitrack.render_songs(tmp_path / "b", n_songs=2, seconds=4.0, seed=5, progress=False)
+    c = multitrack.render_songs(tmp_path / "c", n_songs=1, seconds=4.0, seed=6, progress=False)
     files = sorted(p.relative_to(a[0].parent) for p in a[0].parent.rglob("*") if p.is_file())
     assert len(files) == 2 * 6  # mix.wav, song.json and 4 stems per song
     for f in files:
@@ -254,7 +254,7 @@ def test_render_songs_deterministic_with_stems_that_sum_to_the_mix(tmp_path):
     recs = datasets.from_stems(tmp_path / "a")
     assert len(recs) == 2 and all(len(r.labels) == 4 for r in recs)
     with pytest.raises(TfaudioError, match="exists"):
-        corpus.render_songs(tmp_path / "a", n_songs=1, seconds=1.0, progress=False)
+        multitrack.render_songs(tmp_path / "a", n_songs=1, seconds=1.0, progress=False)
 
 
 # --- the command line, end to end ---------------------------------------------------------------

@@ -16,7 +16,7 @@ import skops.io as sio
 from tests import fixtures
 from tfaudio import cli
 from tfaudio.deploy.loading import open_model
-from tfaudio.data import corpus
+from tfaudio.data import multitrack
 from tfaudio.errors import TfaudioError
 from tfaudio.models.svm import TRUSTED_TYPES, SVMBaseline, skops_types
 from tfaudio.deploy.loading import open_run
@@ -51,7 +51,7 @@ def svm_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def audio_file(tmp_path_factory):
     """Two seconds at 22.05 kHz, stereo: predict resamples and downmixes it."""
-    mix, _, _ = corpus.render_sequence(["flute", "violin"], seconds_each=1.0, sr=22050, seed=3)
+    mix, _, _ = multitrack.render_sequence(["flute", "violin"], seconds_each=1.0, sr=22050, seed=3)
     return fixtures.write_audio(tmp_path_factory.mktemp("audio") / "a.wav", np.stack([mix, 0.5 * mix], 1), 22050,
                                 "PCM_16")
 

@@ -44,20 +44,20 @@ def _programs(text: str) -> list[int]:
 
 
 def cmd_corpus_render(args: argparse.Namespace) -> int:
-    from tfaudio.data import corpus, datasets
+    from tfaudio.data import corpus, datasets, multitrack, phrases
 
     from tfaudio.errors import TfaudioError
 
     instruments = corpus.instrument_set(args.classes)
     if args.programs:
-        instruments = tuple(corpus.gm_instrument(p) for p in args.programs)
+        instruments = tuple(phrases.gm_instrument(p) for p in args.programs)
     fonts = args.soundfont or [corpus.DEFAULT_SOUNDFONT]
     if args.excerpts and not args.songs:
         raise TfaudioError("--excerpts cuts rendered songs: give --songs N too")
     if args.songs and args.excerpts == "irmas":  # multi-label excerpts, for `tfaudio evaluate --format irmas`
         if len(fonts) > 1:
             raise TfaudioError(f"--songs renders with one SoundFont, got {len(fonts)}: {', '.join(fonts)}")
-        n = corpus.render_irmas_excerpts(args.out, args.songs, args.song_seconds, instruments, seed=args.seed,
+        n = multitrack.render_irmas_excerpts(args.out, args.songs, args.song_seconds, instruments, seed=args.seed,
                                          sr=args.sr, soundfont=fonts[0], progress=not args.quiet)
         records = datasets.irmas(args.out, "test")
         print(f"rendered {n} multi-instrument excerpts of {args.songs} songs in IRMAS's testing layout into "
@@ -67,7 +67,7 @@ def cmd_corpus_render(args: argparse.Namespace) -> int:
     if args.songs:  # songs with stems, for `tfaudio evaluate --format stems`
         if len(fonts) > 1:
             raise TfaudioError(f"--songs renders with one SoundFont, got {len(fonts)}: {', '.join(fonts)}")
-        corpus.render_songs(args.out, args.songs, args.song_seconds, instruments, seed=args.seed, sr=args.sr,
+        multitrack.render_songs(args.out, args.songs, args.song_seconds, instruments, seed=args.seed, sr=args.sr,
                             soundfont=fonts[0], progress=not args.quiet)
         records = datasets.from_stems(args.out)
         print(f"rendered {args.songs} songs of {args.song_seconds:g} s with stems into {args.out}")

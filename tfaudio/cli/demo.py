@@ -34,7 +34,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from tfaudio.data import corpus, datasets
+    from tfaudio.data import corpus, datasets, multitrack
 
     from tfaudio.io import outputs
 
@@ -92,7 +92,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     seq_s = args.sequence_seconds
     print(f"\n[5/6] rendering the 8 instruments played in turn ({seq_s:g} s each) and predicting their activations")
-    mix, stems, names = corpus.render_sequence(seconds_each=seq_s, sr=sr, seed=args.seed + 7)
+    mix, stems, names = multitrack.render_sequence(seconds_each=seq_s, sr=sr, seed=args.seed + 7)
     seq_wav = out / "sequence.wav"
     wav = io.BytesIO()
     sf.write(wav, mix, sr, subtype="FLOAT", format="WAV")
