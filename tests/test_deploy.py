@@ -144,7 +144,7 @@ def test_quantized_tflite(forms, tmp_path):
 
     g = schema.Model.GetRootAsModel((tmp_path / "int8.tflite").read_bytes(), 0).Subgraphs(0)
     types = {g.Tensors(i).Name().decode(): g.Tensors(i).Type() for i in range(g.TensorsLength())}
-    front = [t for n, t in types.items() if f"{onnx.FRONT_END_SCOPE}/" in n]
+    front = [t for n, t in types.items() if f"{writing.FRONT_END_SCOPE}/" in n]
     assert schema.TensorType.FLOAT32 in front and schema.TensorType.INT8 not in front  # (int32 ones are indices)
     assert any(t == schema.TensorType.INT8 and "conv" in n for n, t in types.items())
     with pytest.raises(TfaudioError, match="calibration"):

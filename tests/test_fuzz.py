@@ -30,7 +30,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from tfaudio import headers  # noqa: E402
+from tfaudio.io import headers  # noqa: E402
 from tfaudio.errors import AudioFileError, ConfigError, DatasetError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
