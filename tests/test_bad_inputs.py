@@ -29,7 +29,7 @@ import soundfile as sf
 
 from tests import fixtures
 from tfaudio import cli
-from tfaudio.data import datasets
+from tfaudio.data import datasets, records
 from tfaudio.io import headers, outputs
 from tfaudio.io.audio import load
 from tfaudio.errors import AudioFileError
@@ -315,7 +315,7 @@ def test_huge_data_chunk_is_refused_quickly_without_allocating(damaged, model_sp
     for read in (headers.check, load, lambda p: predict_file(*model_spec, p)):
         with pytest.raises(AudioFileError, match="truncated.*declares 4294967280 bytes, 1000 present"):
             read(path)
-    assert "declares 4294967280 bytes" in datasets.check_file(path, "full")
+    assert "declares 4294967280 bytes" in records.check_file(path, "full")
     assert time.perf_counter() - t0 < 10
     grew_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grew_mib < 512, f"peak memory grew by {grew_mib:.0f} MiB"

@@ -14,7 +14,7 @@ import soundfile as sf
 
 from tests import fixtures
 from tfaudio import cli
-from tfaudio.data import corpus, datasets, phrases
+from tfaudio.data import corpus, datasets, phrases, records
 from tfaudio.errors import TfaudioError
 
 GMBANK = Path(corpus.SOUNDFONTS["gmbank"].path)
@@ -79,7 +79,7 @@ def _rows(root: Path) -> tuple[list[str], list[dict]]:
         return list(reader.fieldnames or []), list(reader)
 
 
-def _check_corpus(root: Path, fonts: list[str], per_class: int) -> list[datasets.Record]:
+def _check_corpus(root: Path, fonts: list[str], per_class: int) -> list[records.Record]:
     header, rows = _rows(root)
     assert header == [*datasets.MSDB_COLUMNS, "soundfont", "program"]  # Medley-Solos-DB's columns first
     recs = datasets.medley_solos_db(root)

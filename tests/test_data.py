@@ -10,7 +10,7 @@ import tensorflow as tf
 from tests import fixtures
 from tfaudio.data import augment, datasets, mixing, pipeline, windows
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
-from tfaudio.data.datasets import Record
+from tfaudio.data.records import Record
 
 K = 8
 WIN = 15360

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests import fixtures
-from tfaudio.data import datasets
+from tfaudio.data import datasets, records
 from tfaudio.errors import DatasetError
 
 
@@ -228,7 +228,7 @@ def test_full_verification_finds_nan(tmp_path):
 
 
 def test_encode_labels_unknown_label(tmp_path):
-    recs = [datasets.Record("/x/a.wav", ("piano",)), datasets.Record("/x/b.wav", ("banjo",))]
+    recs = [records.Record("/x/a.wav", ("piano",)), records.Record("/x/b.wav", ("banjo",))]
     with pytest.raises(DatasetError, match=r"/x/b.wav: unknown label\(s\) \['banjo'\]"):
         datasets.encode_labels(recs, ["piano"], "int")
     np.testing.assert_array_equal(datasets.encode_labels(recs[:1], ["flute", "piano"], "one_hot"), [[0, 1]])

@@ -18,7 +18,7 @@ from tfaudio import cli, experiment
 from tfaudio.cli import common
 from tfaudio.data import datasets
 from tfaudio.io import outputs
-from tfaudio.data.datasets import Record
+from tfaudio.data.records import Record
 
 TINY = ["data.per_class=3", "train.epochs=1", "train.steps_per_epoch=2", "train.validation_steps=1",
         "train.batch_size=4", "train.verbose=0", "mix.n_max=2"]

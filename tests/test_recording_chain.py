@@ -301,7 +301,7 @@ def test_reverb_tail_is_still_the_instrument():
 
 
 def test_class_dataset_applies_the_chain_per_example():
-    from tfaudio.data.datasets import Record
+    from tfaudio.data.records import Record
 
     x = _bursts(6, n=4000, seed=9)
     ds = tf.data.Dataset.from_tensor_slices((x, np.zeros(6, np.int32)))

@@ -18,7 +18,7 @@ from tfaudio import cli
 from tfaudio.data import augment, mixing, pipeline
 from tfaudio.features import amplitude_to_db
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
-from tfaudio.data.datasets import Record
+from tfaudio.data.records import Record
 from tfaudio.errors import ConfigError
 from tfaudio.experiment import TASK_METRICS, load_experiment, monitor_choices, monitor_mode, read_yaml
 

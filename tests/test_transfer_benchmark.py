@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfaudio.data.datasets import Record
+from tfaudio.data.records import Record
 
 ROOT = Path(__file__).resolve().parents[1]
 

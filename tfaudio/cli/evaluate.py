@@ -63,12 +63,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     history = history if history is not None and history.is_file() else None
     if args.data and (args.format or cfg.data.format) == "stems":  # songs with per-instrument stems
         from tfaudio.data import datasets
+        from tfaudio.data.records import ScanResult
         from tfaudio.evaluation.songs import evaluate_songs_and_report, songs_summary
 
         songs = datasets.load_records("stems", args.data, strict=cfg.data.strict)
         split = args.split if args.split is not None else (
             cfg.data.test_split if any(r.subset == cfg.data.test_split for r in songs) else None)
-        songs = datasets.ScanResult([r for r in songs if split is None or r.subset == split], songs.skipped)
+        songs = ScanResult([r for r in songs if split is None or r.subset == split], songs.skipped)
         if not songs:
             from tfaudio.errors import DatasetError
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 from tfaudio.data import draws
 from tfaudio.data.labels import activations_from_rms
 from tfaudio.config import MixConfig
-from tfaudio.data.datasets import Record
+from tfaudio.data.records import Record
 from tfaudio.errors import DatasetError
 from tfaudio.data.windows import AUTOTUNE, decode, windows
 

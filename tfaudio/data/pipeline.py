@@ -14,7 +14,8 @@ import tensorflow as tf
 from tfaudio.data import draws
 from tfaudio.data.labels import activations as stem_activations
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig
-from tfaudio.data.datasets import Record, classes_of
+from tfaudio.data.records import Record
+from tfaudio.data.datasets import classes_of
 from tfaudio.errors import DatasetError
 from tfaudio.data.augment import augment_mix, augment_waveform, spec_augment
 from tfaudio.data.mixing import WindowPool, mix_batch, mix_seeds, window_pool

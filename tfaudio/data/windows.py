@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfaudio.data.datasets import Record, ScanResult
+from tfaudio.data.records import Record, ScanResult
 from tfaudio.errors import DatasetError
 
 log = logging.getLogger(__name__)

@@ -88,7 +88,7 @@ def calibration_windows(spec: RunSpec, paths: Sequence[str | os.PathLike] = (), 
     (audio files or folders of them), else from the training split of the run's data (`config`), keeping
     windows above -60 dBFS RMS; at most `n`, spread over the files."""
     from tfaudio.io.audio import load
-    from tfaudio.data.datasets import AUDIO_EXTENSIONS
+    from tfaudio.data.records import AUDIO_EXTENSIONS
 
     files: list[str] = []
     for p in paths:
