@@ -28,14 +28,14 @@ def _pool() -> mixing.WindowPool:
 
 def test_device_path_makes_the_same_examples_as_the_tf_data_path():
     pool, mix, feats = _pool(), MixConfig(), FeatureConfig(kind="log_mel", sr=44100)
-    pipeline = pipeline.for_training(pipeline.mixtures([], pool.classes, mix, seed=5, features=feats, batch_size=8,
-                                               num_mixes=16, pool=pool))
+    tf_data = pipeline.for_training(pipeline.mixtures([], pool.classes, mix, seed=5, features=feats, batch_size=8,
+                                                      num_mixes=16, pool=pool))
     inner = keras.Sequential([keras.Input((16, 128)), keras.layers.Flatten(), keras.layers.Dense(K * 16),
                               keras.layers.Reshape((K, 16))])
     wrapped = DeviceMixing(inner, pool, mix, feats)
     compiled = tf.function(wrapped.examples, jit_compile=True)  # as inside a jit-compiled train step
     batches = list(seed_batches(5, 8, num_batches=2))
-    for (x, y), seeds in zip(pipeline, batches):
+    for (x, y), seeds in zip(tf_data, batches):
         dx, dy = compiled(seeds)
         assert dx.shape == x.shape and dy.shape == y.shape
         np.testing.assert_allclose(dy.numpy(), y.numpy(), atol=1e-5)
