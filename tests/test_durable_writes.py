@@ -316,10 +316,10 @@ def test_checkpoints_and_history_go_through_the_writer(tmp_path, monkeypatch):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile("adam", "mse")
     x = keras.ops.ones((8, 3))
-    callbacks = [callbacks.atomic_checkpoints(tmp_path, "loss", write=True),
-                 callbacks.atomic_csv_logger(tmp_path / "history.csv", append=False),
-                 callbacks.atomic_backup(tmp_path / "backup")]
-    model.fit(x, x[:, :1], epochs=2, verbose=0, callbacks=callbacks)
+    writers = [callbacks.atomic_checkpoints(tmp_path, "loss", write=True),
+               callbacks.atomic_csv_logger(tmp_path / "history.csv", append=False),
+               callbacks.atomic_backup(tmp_path / "backup")]
+    model.fit(x, x[:, :1], epochs=2, verbose=0, callbacks=writers)
     assert {"last.keras", "best.keras", "state.json", "history.csv", "latest.weights.h5",
             "training_metadata.json"} <= set(written)
     rows = (tmp_path / "history.csv").read_text().splitlines()
