@@ -74,21 +74,14 @@ class FeatureConfig:
     def feature(self) -> tuple[str, dict[str, Any]] | None:
         """(`tfaudio.features.registry.KINDS` entry, its keyword arguments) for `kind` and `scale`, None for
         raw audio: what `compute`, `n_features` and `tfaudio.models.blocks.feature_layer` use."""
-        stft = dict(n_fft=self.n_fft, hop_length=self.hop_length)
-        mel = dict(sr=self.sr, **stft, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax)
-        cqt = dict(sr=self.sr, hop_length=self.hop_length, fmin=self.fmin, n_bins=self.n_bins,
-                   bins_per_octave=self.bins_per_octave)
-        db = self.scale == "db"
-        return {"stft": ("log_stft", dict(stft, top_db=self.top_db)) if db else ("stft_magnitude", stft),
-                "cqt": ("log_cqt", dict(cqt, top_db=self.top_db)) if db else ("cqt", cqt),
-                "mel": ("melspectrogram", mel), "log_mel": ("log_mel", dict(mel, top_db=self.top_db)),
-                "log10_mel": ("log10_mel", mel),
-                "mfcc": ("mfcc", dict(mel, n_mfcc=self.n_mfcc)), "none": None}[self.kind]
+        from tfaudio.features.registry import feature_of  # lazy: configs stay free of TensorFlow
+
+        return feature_of(self)
 
     @property
     def n_features(self) -> int:
         """Bins per frame (0 for raw audio)."""
-        from tfaudio.features.registry import KINDS
+        from tfaudio.features.registry import KINDS  # lazy: configs stay free of TensorFlow
 
         feature = self.feature()
         return 0 if feature is None else KINDS[feature[0]].bins(**feature[1])
@@ -103,7 +96,7 @@ class FeatureConfig:
 
     def compute(self, y: Any) -> Any:
         """Features of `y` `(..., samples)` -> `(..., frames, bins)` (raw audio for kind "none")."""
-        from tfaudio.features.registry import KINDS
+        from tfaudio.features.registry import KINDS  # lazy: configs stay free of TensorFlow
 
         feature = self.feature()
         return y if feature is None else KINDS[feature[0]].function(y, **feature[1])

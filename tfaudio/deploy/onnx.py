@@ -13,6 +13,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfaudio.config import FeatureConfig
+from tfaudio.features import power_to_db, stft_magnitude
+from tfaudio.features.registry import KINDS
+from tfaudio.features.spectral import dct_matrix, mel_matrix
 from tfaudio.errors import TfaudioError
 from tfaudio.inference import check_model, model_inputs
 from tfaudio.spec import RunSpec
@@ -34,30 +37,28 @@ def onnx_front_end(features: FeatureConfig) -> Callable[[tf.Tensor], tf.Tensor] 
     """The features of `features` in ops tf2onnx converts (None where there are none: CQT).
 
     tf2onnx converts an RFFT only when its consumer is ComplexAbs, so mel power is |STFT| squared
-    (`tfaudio.features.melspectrogram` takes re² + im²): equal to float rounding."""
-    from tfaudio.features import power_to_db, stft_magnitude
-
-    fc = features
-    if fc.kind == "stft":
-        return fc.compute  # |STFT| is ComplexAbs already
-    if fc.kind not in ("mel", "log_mel", "log10_mel", "mfcc"):
+    (`tfaudio.features.melspectrogram` takes re² + im²): equal to float rounding. The mel filterbank and the
+    DCT are the features' own (`mel_matrix`, `dct_matrix`), with their arguments and defaults."""
+    feature = features.feature()
+    if feature is None or features.kind not in ("stft", "mel", "log_mel", "log10_mel", "mfcc"):
         return None
-    import librosa
-    import scipy.fft
-
-    M = librosa.filters.mel(sr=fc.sr, n_fft=fc.n_fft, n_mels=fc.n_mels, fmin=fc.fmin, fmax=fc.fmax, htk=False,
-                            norm="slaney", dtype=np.float32).T  # (bins, n_mels)
-    D = scipy.fft.dct(np.eye(fc.n_mels), type=2, norm="ortho", axis=0)[: fc.n_mfcc].T.astype(np.float32)
+    name, given = feature
+    if features.kind == "stft":
+        return features.compute  # |STFT| is ComplexAbs already
+    args = KINDS[name].args(**given)  # every argument, the defaults included
+    M = tf.constant(mel_matrix(args["sr"], args["n_fft"], args["n_mels"], args["fmin"], args["fmax"], args["htk"],
+                               args["mel_norm" if name == "mfcc" else "norm"]))
 
     def front(x: tf.Tensor) -> tf.Tensor:
-        mel = tf.tensordot(tf.square(stft_magnitude(x, fc.n_fft, fc.hop_length)), tf.constant(M), axes=1)
-        if fc.kind == "mel":
+        mel = tf.tensordot(tf.square(stft_magnitude(x, args["n_fft"], args["hop_length"])), M, axes=1)
+        if name == "melspectrogram":
             return mel
-        if fc.kind == "log_mel":
-            return power_to_db(mel, top_db=fc.top_db)
-        if fc.kind == "log10_mel":
-            return tf.math.log(10000.0 * mel + 1.0) / np.log(10.0)  # tfaudio.features.log10_mel (ONNX has no Log1p)
-        return tf.tensordot(power_to_db(mel, top_db=80.0), tf.constant(D), axes=1)  # as FeatureConfig.compute
+        if name == "log_mel":
+            return power_to_db(mel, args["ref"], args["amin"], args["top_db"])
+        if name == "log10_mel":  # tfaudio.features.log10_mel (ONNX has no Log1p)
+            return tf.math.log(args["gain"] * mel + 1.0) / np.log(10.0)
+        D = dct_matrix(args["n_mels"], args["n_mfcc"], args["dct_type"], args["norm"], args["lifter"])
+        return tf.tensordot(power_to_db(mel, top_db=args["top_db"]), tf.constant(D), axes=1)  # tfaudio.features.mfcc
 
     return front
 

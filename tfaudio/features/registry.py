@@ -1,7 +1,10 @@
-"""The one registry of feature kinds: name -> function, argument schema, output shape, Keras layer.
+"""The one registry of feature kinds: name -> function, argument schema, output bins, config name.
 
-`tfaudio.features.layers` writes every layer against it; `tfaudio.config.FeatureConfig` (`compute`,
-`n_features`) and `tfaudio.models.blocks.feature_layer` look their kind up in `KINDS`.
+A kind is its function (`spectral`, `cqt`, `descriptors`, `images`) and one `Kind` entry here: its arguments
+(the function's keyword arguments, cleaned by `COERCE`), its bins per frame, and the `FeatureConfig` kind and
+scale that select it with the arguments they give (`feature_of`). Its Keras layer is the class in
+`tfaudio.features.layers` whose `kind` is the entry (`layers.LAYERS`). Adding a kind: the function, an entry
+here, a layer class there (and its name in `tfaudio.config.FEATURE_KINDS` if configs may select it).
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from tfaudio.features.cqt import _cqt_args, _cqt_plan, cqt, log_cqt
 from tfaudio.features.descriptors import (rms, spectral_bandwidth, spectral_centroid, spectral_flatness, spectral_flux,
                                           spectral_rolloff, zero_crossing_rate)
 from tfaudio.features.images import _mrp_args, multiresolution_recurrence_plot, recurrence_plot, stacked_image
-from tfaudio.features.spectral import (_dct_matrix, _mel_args, _mel_blocks, log10_mel, log_mel, log_stft,
+from tfaudio.features.spectral import (_mel_args, _mel_blocks, dct_matrix, log10_mel, log_mel, log_stft,
                                        melspectrogram, mfcc, stft_magnitude)
 
 Args = dict[str, Any]
@@ -51,13 +54,17 @@ def _pick(fn: Callable, args: Args, **renamed: str) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class Kind:
-    """A feature kind: `function` audio `(..., samples)` -> `(..., *out)` and its Keras layer `layer_name`."""
+    """A feature kind: `function` audio `(..., samples)` -> `(..., *out)`.
+
+    `selected_by`: the `FeatureConfig` (kind, scale) that selects it, and `config_args` the arguments such a
+    config gives it (None: no config selects this kind; the function and layer are still public)."""
 
     function: Callable[..., tf.Tensor]  # the public function (eager calls run through cached graphs)
-    layer_name: str  # its class in `tfaudio.features.layers`, registered as "tfaudio>{layer_name}"
     out: str  # the output's axes after the leading ones (for docstrings)
     per_frame: Callable[[Args], int] | None = None  # bins per frame from the arguments (None: not `(frames, bins)`)
     check: Callable[[Args], Any] = lambda args: None  # checks the cleaned arguments, building cached constants
+    selected_by: tuple[str, str] | None = None
+    config_args: Callable[[Any], Args] | None = None
 
     @property
     def name(self) -> str:
@@ -78,12 +85,6 @@ class Kind:
         """Bins per frame of the output for these arguments (defaults for the others); None for an image."""
         return None if self.per_frame is None else self.per_frame({**self.defaults, **kwargs})
 
-    @property
-    def layer(self) -> type:
-        from tfaudio.features import layers
-
-        return getattr(layers, self.layer_name)
-
 
 def _mel(args: Args) -> None:
     _mel_blocks(*_pick(_mel_args, args))
@@ -91,32 +92,68 @@ def _mel(args: Args) -> None:
 
 def _mfcc(args: Args) -> None:
     _mel_blocks(*_pick(_mel_args, args, norm="mel_norm"))
-    _pick(_dct_matrix, args)
+    _pick(dct_matrix, args)
 
 
 def _cqt(args: Args) -> None:
     _cqt_plan(*_pick(_cqt_args, args))
 
 
+def _stft(fc: Any) -> Args:
+    return dict(n_fft=fc.n_fft, hop_length=fc.hop_length)
+
+
+def _mel_of(fc: Any) -> Args:
+    return dict(sr=fc.sr, n_fft=fc.n_fft, hop_length=fc.hop_length, n_mels=fc.n_mels, fmin=fc.fmin, fmax=fc.fmax)
+
+
+def _cqt_of(fc: Any) -> Args:
+    return dict(sr=fc.sr, hop_length=fc.hop_length, fmin=fc.fmin, n_bins=fc.n_bins, bins_per_octave=fc.bins_per_octave)
+
+
+def _bins(name: str) -> Callable[[Args], int]:
+    return lambda args: args[name]
+
+
+def _one(args: Args) -> int:
+    return 1
+
+
 #: Every feature kind, by function name.
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (
-    Kind(stft_magnitude, "STFTMagnitude", "frames, 1 + n_fft // 2", lambda args: args["n_fft"] // 2 + 1),
-    Kind(log_stft, "LogSTFT", "frames, 1 + n_fft // 2", lambda args: args["n_fft"] // 2 + 1),
-    Kind(melspectrogram, "MelSpectrogram", "frames, n_mels", lambda args: args["n_mels"], _mel),
-    Kind(log_mel, "LogMel", "frames, n_mels", lambda args: args["n_mels"], _mel),
-    Kind(log10_mel, "Log10Mel", "frames, n_mels", lambda args: args["n_mels"], _mel),
-    Kind(mfcc, "MFCC", "frames, n_mfcc", lambda args: args["n_mfcc"], _mfcc),
-    Kind(cqt, "CQT", "frames, n_bins", lambda args: args["n_bins"], _cqt),
-    Kind(log_cqt, "LogCQT", "frames, n_bins", lambda args: args["n_bins"], _cqt),
-    Kind(rms, "RMS", "frames, 1", lambda args: 1),
-    Kind(zero_crossing_rate, "ZeroCrossingRate", "frames, 1", lambda args: 1),
-    Kind(spectral_centroid, "SpectralCentroid", "frames, 1", lambda args: 1),
-    Kind(spectral_bandwidth, "SpectralBandwidth", "frames, 1", lambda args: 1),
-    Kind(spectral_rolloff, "SpectralRolloff", "frames, 1", lambda args: 1),
-    Kind(spectral_flatness, "SpectralFlatness", "frames, 1", lambda args: 1),
-    Kind(spectral_flux, "SpectralFlux", "frames, 1", lambda args: 1),
-    Kind(stacked_image, "StackedImage", "N, N"),
-    Kind(recurrence_plot, "RecurrencePlot", "samples, samples"),
-    Kind(multiresolution_recurrence_plot, "MultiresolutionRecurrencePlot", "size, size, channels",
-         check=lambda args: _pick(_mrp_args, args)),
+    Kind(stft_magnitude, "frames, 1 + n_fft // 2", lambda args: args["n_fft"] // 2 + 1,
+         selected_by=("stft", "linear"), config_args=_stft),
+    Kind(log_stft, "frames, 1 + n_fft // 2", lambda args: args["n_fft"] // 2 + 1,
+         selected_by=("stft", "db"), config_args=lambda fc: dict(_stft(fc), top_db=fc.top_db)),
+    Kind(melspectrogram, "frames, n_mels", _bins("n_mels"), _mel, ("mel", "db"), _mel_of),
+    Kind(log_mel, "frames, n_mels", _bins("n_mels"), _mel, ("log_mel", "db"),
+         lambda fc: dict(_mel_of(fc), top_db=fc.top_db)),
+    Kind(log10_mel, "frames, n_mels", _bins("n_mels"), _mel, ("log10_mel", "db"), _mel_of),
+    Kind(mfcc, "frames, n_mfcc", _bins("n_mfcc"), _mfcc, ("mfcc", "db"), lambda fc: dict(_mel_of(fc), n_mfcc=fc.n_mfcc)),
+    Kind(cqt, "frames, n_bins", _bins("n_bins"), _cqt, ("cqt", "linear"), _cqt_of),
+    Kind(log_cqt, "frames, n_bins", _bins("n_bins"), _cqt, ("cqt", "db"), lambda fc: dict(_cqt_of(fc), top_db=fc.top_db)),
+    Kind(rms, "frames, 1", _one),
+    Kind(zero_crossing_rate, "frames, 1", _one),
+    Kind(spectral_centroid, "frames, 1", _one),
+    Kind(spectral_bandwidth, "frames, 1", _one),
+    Kind(spectral_rolloff, "frames, 1", _one),
+    Kind(spectral_flatness, "frames, 1", _one),
+    Kind(spectral_flux, "frames, 1", _one),
+    Kind(stacked_image, "N, N"),
+    Kind(recurrence_plot, "samples, samples"),
+    Kind(multiresolution_recurrence_plot, "size, size, channels", check=lambda args: _pick(_mrp_args, args)),
 )}
+
+#: The kind each `FeatureConfig` (kind, scale) selects. "mel" is mel power whatever its scale.
+SELECTED: dict[tuple[str, str], Kind] = {
+    **{k.selected_by: k for k in KINDS.values() if k.selected_by is not None},
+    ("mel", "linear"): KINDS["melspectrogram"],
+}
+
+
+def feature_of(fc: Any) -> tuple[str, Args] | None:
+    """(kind name, its keyword arguments) that `FeatureConfig` `fc` selects; None for raw audio ("none")."""
+    if fc.kind == "none":
+        return None
+    kind = SELECTED[(fc.kind, fc.scale)]
+    return kind.name, kind.config_args(fc)

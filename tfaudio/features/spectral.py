@@ -282,6 +282,17 @@ def _mel_basis(sr: float, n_fft: int, n_mels: int, fmin: float, fmax: float, htk
     return np.ascontiguousarray(M[:, lo:hi].T), lo, hi
 
 
+def mel_matrix(sr: float, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None, htk: bool = False,
+               norm: Any = "slaney") -> np.ndarray:
+    """The mel filterbank the mel features use, dense: `(1 + n_fft // 2, n_mels)` float32 (librosa.filters.mel
+    transposed), for graphs that cannot take the block-sparse projection (the ONNX front end)."""
+    args = _mel_args(sr, n_fft, n_mels, fmin, fmax, htk, norm)
+    M, lo, hi = _mel_basis(*args)
+    full = np.zeros((1 + args[1] // 2, args[2]), np.float32)
+    full[lo:hi] = M
+    return full
+
+
 def _mel_args(sr: float, n_fft: int, n_mels: int, fmin: float, fmax: float | None, htk: bool,
               norm: Any) -> tuple[float, int, int, float, float, bool, Any]:
     """The mel filterbank's arguments, checked and cleaned: `_mel_basis`' and `_mel_blocks`' key."""
@@ -363,7 +374,7 @@ def log10_mel(y: TensorLike, sr: float = 16000, n_fft: int = 512, hop_length: in
 
 
 @functools.lru_cache(maxsize=32)
-def _dct_matrix(n_mels: int, n_mfcc: int, dct_type: int, norm: str | None, lifter: float) -> np.ndarray:
+def dct_matrix(n_mels: int, n_mfcc: int, dct_type: int, norm: str | None, lifter: float) -> np.ndarray:
     """The MFCCs' (liftered) DCT as a matrix `(n_mels, n_mfcc)`; checks its arguments first."""
     n_mfcc = integer("n_mfcc", n_mfcc)
     if n_mfcc > n_mels:
@@ -384,6 +395,6 @@ def mfcc(y: TensorLike, sr: float = 44100, n_mfcc: int = 20, n_fft: int = 2048, 
          mel_norm: Any = "slaney", center: bool = True, top_db: float | None = 80.0, dct_type: int = 2,
          norm: str | None = "ortho", lifter: float = 0.0) -> tf.Tensor:
     """librosa.feature.mfcc: DCT of the log-mel power (top_db=80 as librosa): `(..., frames, n_mfcc)`."""
-    D = _dct_matrix(int(n_mels), n_mfcc, dct_type, norm, lifter)
+    D = dct_matrix(int(n_mels), n_mfcc, dct_type, norm, lifter)
     S = log_mel(y, sr, n_fft, hop_length, n_mels, fmin, fmax, 2.0, htk, mel_norm, center, top_db)
     return tf.tensordot(S, tf.constant(D), axes=1)

@@ -12,6 +12,7 @@ from keras import layers
 
 from tfaudio.config import FeatureConfig
 from tfaudio.errors import ConfigError
+from tfaudio.features.layers import LAYERS
 
 RNN_CELLS = {"simple_rnn": layers.SimpleRNN, "gru": layers.GRU, "lstm": layers.LSTM}
 
@@ -30,12 +31,10 @@ def feature_layer(features: FeatureConfig, name: str = "frontend") -> keras.laye
     `(batch, samples)` -> `(batch, frames, bins)`, computed in float32 whatever the mixed-precision policy;
     the same features as `FeatureConfig.compute`.
     """
-    from tfaudio.features.registry import KINDS
-
     feature = features.feature()
     if feature is None:
         raise ConfigError(f"no feature layer for features.kind {features.kind!r}")
-    return KINDS[feature[0]].layer(**feature[1], name=name, dtype="float32")
+    return LAYERS[feature[0]](**feature[1], name=name, dtype="float32")
 
 
 def frames_input(cfg, name: str = "frontend") -> tuple[keras.KerasTensor, keras.KerasTensor]:
