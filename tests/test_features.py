@@ -353,6 +353,25 @@ def test_every_function_has_a_layer():
     assert set(LAYERS) == {name for name in features.__all__ if name[0].isupper()}
 
 
+def test_every_kind_is_one_registry_entry_with_one_layer_and_its_config_name():
+    from tfaudio.config import FEATURE_KINDS, FeatureConfig
+    from tfaudio.features.layers import LAYERS as BY_KIND
+    from tfaudio.features.registry import KINDS
+
+    assert set(BY_KIND) == set(KINDS) and all(cls.kind is KINDS[name] for name, cls in BY_KIND.items())
+    assert {cls.__name__ for cls in BY_KIND.values()} == set(LAYERS)
+    selectable = {k.selected_by[0] for k in KINDS.values() if k.selected_by}
+    assert set(FEATURE_KINDS) == selectable | {"none"}
+    for kind in selectable:  # each config kind computes its registry entry's function with its arguments
+        for scale in ("db", "linear"):
+            try:
+                fc = FeatureConfig(kind=kind, sr=22050, fmax=11025.0, scale=scale)
+            except Exception:
+                continue
+            name, args = fc.feature()
+            assert KINDS[name].bins(**args) == fc.n_features > 0
+
+
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_layer_contract(name, tmp_path):
     make, x, fn = LAYERS[name]

@@ -99,7 +99,7 @@ def test_registry_lists_every_seed_model():
         "musicnn", "musicnn_vgg", "musicnn_head",  # ported (Pons & Serra 2019) and heads on it (issue 21)
     }
     assert set(TINY) == set(KERAS_MODELS)
-    assert models.seed_of("cnn_compact") == "—"
+    assert models.paper_of("cnn_compact") == "—"
 
 
 def test_unknown_names_keys_and_values_raise_config_error():

@@ -31,7 +31,7 @@ from tfaudio.models.svm import SVMBaseline
 
 
 class Entry(NamedTuple):
-    seed: str
+    paper: str  # the seed document (paper) the model comes from: "000" ... "004", or "—"
     config: type
     builder: Callable[[Any], Any]
     description: str
@@ -140,9 +140,9 @@ def _fields(config: Any) -> dict[str, Any]:
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
 
 
-def seed_of(name: str) -> str:
-    """The seed document a model comes from ("000", "001", "003", "004")."""
-    return _entry(name).seed
+def paper_of(name: str) -> str:
+    """The paper (seed document) a model comes from ("000", "001", "003", "004"; "—" for none)."""
+    return _entry(name).paper
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,13 +182,13 @@ def _params(n: int) -> str:
 
 
 def summary_rows(names: list[str] | None = None) -> list[dict[str, Any]]:
-    """One row a model at its defaults (the seed's sizes): name, seed, input, output, weights."""
+    """One row a model at its defaults (the seed's sizes): name, paper, input, output, weights."""
     import keras
 
     rows = []
     for name in names or available():
         cfg = model_config(name)
-        row = dict(name=name, seed=seed_of(name), input=_describe_input(cfg), output=_describe_output(cfg),
+        row = dict(name=name, paper=paper_of(name), input=_describe_input(cfg), output=_describe_output(cfg),
                    description=_entry(name).description, params=None, trainable=None)
         if name != "svm":
             model = build(name, cfg)
@@ -208,25 +208,25 @@ def summary_table(names: list[str] | None = None) -> str:
     """
     from tfaudio.config import FeatureConfig
 
-    lines = ["| model | seed | input | output | weights | trainable | what |",
+    lines = ["| model | paper | input | output | weights | trainable | what |",
              "|---|---|---|---|---:|---:|---|"]
     for r in summary_rows(names):
         w = "—" if r["params"] is None else _params(r["params"])
         t = "—" if r["trainable"] is None else _params(r["trainable"])
-        lines.append(f"| `{r['name']}` | {r['seed']} | {r['input']} | {r['output']} | {w} | {t} | "
+        lines.append(f"| `{r['name']}` | {r['paper']} | {r['input']} | {r['output']} | {w} | {t} | "
                      f"{r['description']} |")
     counts = []
-    for kind, seed in (("log_mel", "1.39 M"), ("cqt", "1.92 M"), ("stft", "8.73 M")):
+    for kind, paper in (("log_mel", "1.39 M"), ("cqt", "1.92 M"), ("stft", "8.73 M")):
         f = FeatureConfig(kind=kind)
         n = build("activation_cnn", features=f).count_params()
-        counts.append(f"{_params(n)} with {kind.replace('_', '-')} ({f.n_features} bins; seed: {seed})")
+        counts.append(f"{_params(n)} with {kind.replace('_', '-')} ({f.n_features} bins; paper: {paper})")
     note = ("Inputs are `(frames, bins)` features by default; `input=\"audio\"` takes the audio instead "
             "(seed 003's `*_raw` models always do). `activation_cnn` (8 instruments, 16 frames): "
             + ", ".join(counts) + ".")
     return "\n".join(lines) + "\n\n" + note + "\n"
 
 
-__all__ = ["build", "available", "model_config", "config_class", "seed_of", "summary_table", "summary_rows",
+__all__ = ["build", "available", "model_config", "config_class", "paper_of", "summary_table", "summary_rows",
            "SVMBaseline", "ModelConfig", "FramesConfig", "RawConfig", "RNNConfig", "ImageCNNConfig",
            "StackedCNNConfig", "MRPCNNConfig", "CNNLSTMConfig", "ActivationCNNConfig", "BiGRURawConfig",
            "RawCNNConfig", "DCNNRawConfig", "RCNNRawConfig", "TransformerConfig", "ResNet18Config",
