@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from tfaudio.config import AugmentConfig, FeatureConfig, MixConfig, from_dict, to_dict
 from tfaudio.errors import ConfigError
+from importlib import resources
 
 DATA_FORMATS = ("corpus", "medley_solos_db", "irmas", "nsynth", "folder", "csv")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -309,8 +310,6 @@ def pipeline_dirs() -> list[Path]:
     """Where the shipped experiment YAMLs are: the installed package data `tfaudio/pipelines/` (a wheel or
     a non-editable install, via importlib.resources), then `pipelines/` of the checkout tfaudio runs from
     (an editable install)."""
-    from importlib import resources
-
     found = []
     try:
         packaged = resources.files("tfaudio") / "pipelines"
@@ -342,7 +341,6 @@ def find_config(name: str) -> Path:
     stem = name[:-5] if name.endswith(".yaml") else name
     if "/" not in stem and stem in known:
         return known[stem]
-    from tfaudio.errors import ConfigError
 
     raise ConfigError(f"{name}: config file not found" + (f"; shipped experiments: {sorted(known)} "
                                                          "(tfaudio train --list)" if known else ""))

@@ -23,6 +23,8 @@ from typing import Iterator
 from tfaudio.config import write_json
 from tfaudio.errors import TfaudioError
 from tfaudio.spec import RunSpec
+import fcntl
+import time
 
 
 def write_spec(spec: RunSpec, run_dir: str | os.PathLike) -> Path:
@@ -75,8 +77,6 @@ def run_lock(run_dir: str | os.PathLike, what: str = "train", create: bool = Tru
 
 def _acquire(lock: Path, run_dir: Path, what: str) -> int:
     """An open descriptor of `lock`, exclusively flocked and still the file at that path; else one line."""
-    import fcntl
-
     for _ in range(100):
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
@@ -105,8 +105,6 @@ def _acquire(lock: Path, run_dir: Path, what: str) -> int:
 
 def _holder(fd: int) -> str:
     """The PID written in a held lock file (its owner writes it just after locking: wait a moment for it)."""
-    import time
-
     for _ in range(50):
         text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
         if text.isdigit():

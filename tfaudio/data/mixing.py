@@ -16,6 +16,7 @@ from tfaudio.config import MixConfig
 from tfaudio.data.records import Record
 from tfaudio.errors import DatasetError
 from tfaudio.data.windows import AUTOTUNE, decode, windows
+from tfaudio import features
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,6 @@ class WindowPool:
         centred), computed once: a mix's activations are its stems' levels times these."""
         key = (int(frame_length), int(hop_length))
         if key not in self._frame_rms:
-            from tfaudio import features
-
             with tf.init_scope():  # computed eagerly, once, even when first asked for inside a graph
                 parts = [features.rms(self.audio[i:i + chunk], frame_length, hop_length)[..., 0]
                          for i in range(0, self.size, chunk)]

@@ -14,6 +14,8 @@ from tfaudio.data.datasets import stem_instrument
 from tfaudio.errors import TfaudioError
 from tfaudio.data.corpus import MSDB_SR, Renderer, _normalise, _resolve, pick_program
 from tfaudio.data.phrases import DEFAULT_INSTRUMENTS, IRMAS_INSTRUMENTS, Instrument, Note, phrase_controls, random_expression, random_performance, random_phrase
+import json
+import struct
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +97,6 @@ def render_songs(
     song folder is never overwritten. The same seed gives the same songs, byte for byte. Returns the
     song folders.
     """
-    import json
-    import shutil
-
     from tqdm.auto import tqdm
 
     from tfaudio.io import outputs
@@ -182,8 +181,6 @@ def _write_float_wav(path: Path, y: np.ndarray, sr: int) -> None:
     temporary folder: `tfaudio.io.outputs.atomic_replace_dir` fsyncs it). Written here rather than by
     libsndfile, whose float WAVs carry a PEAK chunk with a time stamp: the same song rendered twice
     gives the same bytes."""
-    import struct
-
     data = np.ascontiguousarray(y, "<f4").tobytes()
     fmt = struct.pack("<HHIIHHH", 3, 1, int(sr), int(sr) * 4, 4, 32, 0)  # WAVE_FORMAT_IEEE_FLOAT, cbSize 0
     body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"fact" + struct.pack("<II", 4, len(y))

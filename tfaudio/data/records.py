@@ -10,6 +10,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 
 from tfaudio.errors import DatasetError, printable
+import contextlib
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,6 @@ def check_file(path: str | os.PathLike, verify: str = "header") -> str | None:
     except AudioFileError as e:
         return e.problem
     if kind != "wav" and verify != "full":
-        import contextlib
-
         import soundfile as sf
 
         try:

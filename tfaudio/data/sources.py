@@ -10,6 +10,9 @@ from typing import Any
 
 from tfaudio.errors import ConfigError, DatasetError
 from tfaudio.experiment import ExperimentConfig
+from tfaudio.data import corpus, datasets
+from tfaudio.experiment import DataConfig
+from tfaudio.io import outputs
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +28,6 @@ def corpus_root(cfg: ExperimentConfig) -> Path:
     It is rendered only into the cache or into a new or empty `data.root`: a folder that holds anything
     else (most likely a real data set with `data.format` left at "corpus") is refused, never touched.
     """
-    from tfaudio.data import corpus, datasets
-    from tfaudio.io import outputs
-
     d = cfg.data
     fonts = corpus_soundfonts(cfg)
     if d.root:
@@ -76,8 +76,6 @@ def _font(record: Any) -> str:
 def _by_soundfont(cfg: ExperimentConfig, fmt: str, root: Path, train, val, test, with_test: bool):
     """Cross-SoundFont splits: every clip of `data.val_soundfonts` is validation, of `data.test_soundfonts`
     test; training (and, where no held-out SoundFont is named, validation and test) keeps the others."""
-    from tfaudio.data import datasets
-
     d = cfg.data
     held_val, held_test = set(d.val_soundfonts), set(d.test_soundfonts)
     everything = datasets.load_records(fmt, root, strict=d.strict, verify=d.verify)
@@ -110,8 +108,6 @@ def data_source(cfg: ExperimentConfig) -> tuple[str, Path]:
 
 
 def _read_split(cfg: ExperimentConfig, fmt: str, root: Path, role: str, name: str):
-    from tfaudio.data import datasets
-
     try:
         return datasets.load_records(fmt, root, split=name, strict=cfg.data.strict, verify=cfg.data.verify)
     except DatasetError as e:
@@ -126,8 +122,6 @@ FORMAT_SPLITS = {"irmas": ("train", None, "test"), "nsynth": ("train", "valid", 
 def split_names(cfg: ExperimentConfig) -> tuple[str | None, str | None, str | None]:
     """(training, validation, test) split names of an experiment's data: `data.*_split`, where left at
     the generic defaults ("training", "validation", "test") the format's own names."""
-    from tfaudio.experiment import DataConfig
-
     d, generic = cfg.data, DataConfig()
     own = FORMAT_SPLITS.get(d.format)
     names = (d.train_split, d.val_split, d.test_split)
@@ -145,8 +139,6 @@ def load_splits(cfg: ExperimentConfig, with_test: bool = False):
     held out, stratified by class and seeded by `train.seed` (`validation_carve_out` says how).
     test: `data.test_split` when `with_test` (a missing one is an error naming it), else None.
     """
-    from tfaudio.data import datasets
-
     d = cfg.data
     train_name, val_name, test_name = split_names(cfg)
     fmt, root = data_source(cfg)

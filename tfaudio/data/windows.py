@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tfaudio.data.records import Record, ScanResult
 from tfaudio.errors import DatasetError
+from tfaudio.data.datasets import to_dataset
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,6 @@ def decode(records: Sequence[Record], classes: Sequence[str] | None = None, sr: 
 
     `cache`: None, "memory", or a file prefix for an on-disk cache of the decoded audio.
     """
-    from tfaudio.data.datasets import to_dataset
-
     ds = to_dataset(records, classes, sr=sr, mono=True, label_mode=label_mode)
     if not deterministic:
         opts = tf.data.Options()

@@ -26,6 +26,10 @@ from tfaudio.deploy.onnx import export_onnx
 from tfaudio.deploy.savedmodel import export_saved_model
 from tfaudio.deploy.tflite import QUANTIZE, calibration_windows, export_tflite
 from tfaudio.deploy.writing import FORMATS, _check_out_file, _failures, _graph_model, probe_windows
+from tfaudio.deploy.loading import model_form, open_model
+from tfaudio.inference import predictor
+from tfaudio.io import outputs
+from tfaudio.run_folder import run_lock
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,6 @@ def export_keras(model: Any, spec: RunSpec, out: str | os.PathLike, config: dict
     on its own (`tfaudio predict MODEL.keras`); Keras itself ignores the entry."""
     _graph_model(model, "a .keras export")
     model = float32_model(model)  # deployed forms compute in float32 (see tfaudio.deploy.loading.float32_model)
-    from tfaudio.io import outputs
 
     out = Path(out).absolute()
     _check_out_file(out, "keras")
@@ -68,8 +71,6 @@ def export(model: str | os.PathLike, out: str | os.PathLike, fmt: str = "savedmo
            which: str = "best", calibration: Sequence[str | os.PathLike] = ()) -> tuple[Path, dict[str, Any]]:
     """`tfaudio export`: the model `model` (a run folder, pretrained name or .keras file; see
     `tfaudio.deploy.loading.open_model`) in format `fmt` at `out`; returns (path, metadata)."""
-    from tfaudio.deploy.loading import model_form, open_model
-
     if fmt not in FORMATS:
         raise TfaudioError(f"unknown export format {fmt!r}; choose one of {list(FORMATS)}")
     if quantize not in QUANTIZE:
@@ -84,8 +85,6 @@ def export(model: str | os.PathLike, out: str | os.PathLike, fmt: str = "savedmo
                            "or pretrained name")
     with contextlib.ExitStack() as stack:
         if form == "run":  # a train or --resume of the run must not change it while it is exported
-            from tfaudio.io import outputs
-            from tfaudio.run_folder import run_lock
 
             try:
                 stack.enter_context(run_lock(model, "export", create=False))
@@ -115,8 +114,6 @@ def _export(loaded: Any, out: str | os.PathLike, fmt: str, quantize: str,
 def latency(model: Any, spec: RunSpec, repeats: int = 50, warmup: int = 5) -> dict[str, float]:
     """Seconds per window of `model` (a Keras model or a runner; features included), one window a call:
     {"median_ms", "p90_ms", "repeats"}."""
-    from tfaudio.inference import predictor
-
     p = predictor(model, spec, 1)
     x = probe_windows(spec, 1)
     for _ in range(warmup):

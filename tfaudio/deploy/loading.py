@@ -12,6 +12,16 @@ from tfaudio.errors import TfaudioError
 from tfaudio.models.musicnn import backbone_of
 from tfaudio.run_folder import OLD_SVM_SUFFIX, SVM_SUFFIX, read_spec, resolve_checkpoint, resolve_run
 from tfaudio.spec import RunSpec, spec_from_metadata
+from tfaudio import pretrained
+from tfaudio.deploy import metadata, runners
+from tfaudio.experiment import experiment_from_dict
+from tfaudio.inference import DEFAULT_BATCH_WINDOWS, predictor
+from tfaudio.inference import Stream
+from tfaudio.inference import check_model
+from tfaudio.inference import predict_audio
+from tfaudio.inference import predict_file
+from tfaudio.models.precision import resolve, with_policy
+from tfaudio.models.svm import SVMBaseline
 
 
 def open_run(run_dir: str | os.PathLike, which: str = "best"):
@@ -24,8 +34,6 @@ def open_run(run_dir: str | os.PathLike, which: str = "best"):
     if not path.is_file():
         raise TfaudioError(f"{run_dir}: no checkpoint ({path.name}) in this run")
     if path.suffix in (SVM_SUFFIX, OLD_SVM_SUFFIX):
-        from tfaudio.models.svm import SVMBaseline
-
         return SVMBaseline.load(path), spec
     return _load_keras(path), spec
 
@@ -47,8 +55,6 @@ def model_form(model: str | os.PathLike) -> str:
     A folder with run.json is a run, one with saved_model.pb a SavedModel; files are told by their
     suffix (.keras, .tflite, .onnx); a name of `tfaudio.pretrained.NAMES` that is no local path is a
     pretrained model."""
-    from tfaudio import pretrained
-
     if pretrained.is_name(model):
         return "pretrained"
     p = Path(model)
@@ -143,8 +149,6 @@ class LoadedModel:
 
     def experiment(self):
         """The run's `ExperimentConfig`, or a `TfaudioError` saying that this model carries none."""
-        from tfaudio.experiment import experiment_from_dict
-
         if not self.config:
             raise TfaudioError(f"{self.path}: carries no training config (exported without its run folder), so "
                                "its data is unknown: export it again from the run folder")
@@ -152,26 +156,18 @@ class LoadedModel:
 
     def predictor(self, batch_windows: int | None = None):
         """A `tfaudio.inference.Predictor` of this model."""
-        from tfaudio.inference import DEFAULT_BATCH_WINDOWS, predictor
-
         return predictor(self.model, self.spec, batch_windows or DEFAULT_BATCH_WINDOWS)
 
     def predict_file(self, path: str | os.PathLike, **kwargs: Any):
         """`tfaudio.inference.predict_file` with this model."""
-        from tfaudio.inference import predict_file
-
         return predict_file(self.predictor(), None, path, **kwargs)
 
     def predict_audio(self, audio: Any, source: str | None = None):
         """`tfaudio.inference.predict_audio` with this model (mono audio at `spec.sr`)."""
-        from tfaudio.inference import predict_audio
-
         return predict_audio(self.predictor(), None, audio, source=source)
 
     def stream(self, rate: int | None = None, channels: int = 1, **kwargs: Any):
         """A `tfaudio.inference.Stream` of this model."""
-        from tfaudio.inference import Stream
-
         return Stream(self, rate=rate, channels=channels, **kwargs)
 
 
@@ -213,8 +209,6 @@ def open_model(model: str | os.PathLike, which: str = "best", precision: str = "
     A SavedModel is a program: before it loads, `tfaudio.deploy.trust.check_saved_model` reads it as data and
     refuses, in one line naming it, any op tfaudio's exporter never writes (file, network, Python,
     process ops, ...). `trust=True` skips that check, for a model whose source you trust."""
-    from tfaudio.deploy import metadata, runners
-
     form = model_form(model)
     path = Path(model)
     if form in ("run", "pretrained"):
@@ -257,7 +251,6 @@ def float32_model(model: Any, precision: str = "float32") -> Any:
     bfloat16 convolutions)."""
     if not hasattr(model, "layers") or not getattr(model, "runs_in_graph", True):
         return model
-    from tfaudio.models.precision import resolve, with_policy
 
     return with_policy(model, resolve(precision))
 
@@ -265,8 +258,6 @@ def float32_model(model: Any, precision: str = "float32") -> Any:
 def _frames(model: Any, spec: RunSpec, where: str | os.PathLike) -> int | None:
     """Frames per window of `model` for `spec` (None for clip models); a model that does not fit is one
     `TfaudioError` line naming `where`."""
-    from tfaudio.inference import check_model
-
     try:
         return check_model(model, spec) or None
     except TfaudioError as e:

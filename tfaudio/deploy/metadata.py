@@ -14,6 +14,9 @@ from tfaudio.config import to_dict
 from tfaudio.errors import TfaudioError
 from tfaudio.inference import window_plan
 from tfaudio.spec import RunSpec
+from importlib.metadata import PackageNotFoundError, version
+from tensorflow.lite.python import schema_py_generated as schema
+from tfaudio.io.headers import quiet_stderr
 #: Where the metadata sits: TFLite metadata name, ONNX metadata_props key; `tfaudio.json` in a .keras zip.
 METADATA_KEY = "tfaudio"
 KERAS_ENTRY = "tfaudio.json"
@@ -141,8 +144,6 @@ def _output_key(spec: RunSpec) -> str:
 
 
 def _tflite_metadata(data: bytes, where: Any = "") -> dict[str, Any]:
-    from tensorflow.lite.python import schema_py_generated as schema
-
     if len(data) < 8 or data[4:8] != b"TFL3":  # the flatbuffer's file identifier
         raise TfaudioError(f"{where}: not a readable TFLite model (no TFL3 identifier)")
     try:
@@ -160,8 +161,6 @@ def _interpreter(data: bytes, flex: bool = False) -> Any:
     """A LiteRT interpreter of model bytes: `ai_edge_litert` (pip install ai-edge-litert) when installed
     and the model has builtin ops only, else TensorFlow's own `tf.lite.Interpreter` (which also runs
     select TF ops)."""
-    from tfaudio.io.headers import quiet_stderr
-
     with quiet_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
         if not flex:
             try:
@@ -203,8 +202,6 @@ def _onnx_metadata(path: Path) -> dict[str, Any]:
 
 
 def _version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version(package)
     except PackageNotFoundError:

@@ -23,6 +23,7 @@ from tfaudio.deploy.loading import float32_model
 from tfaudio.deploy.metadata import METADATA_KEY, _onnx_session, _version, _window_interface, metadata
 from tfaudio.deploy.runners import ONNXRunner
 from tfaudio.deploy.writing import _quiet_converter, _check, _check_out_file, _failures, _graph_model, _keras_outputs, _window_function, probe_windows
+from tfaudio.io import outputs
 
 log = logging.getLogger(__name__)
 #: ONNX opset of the exports (onnxruntime >= 1.13).
@@ -174,7 +175,6 @@ def export_onnx(model: Any, spec: RunSpec, out: str | os.PathLike, config: dict[
     proto.producer_name = "tfaudio"
     proto.doc_string = (f"tfaudio {meta['tfaudio_version']} {spec.task} model: one window of {spec.window} samples "
                         f"at {spec.sr} Hz; metadata_props['tfaudio'] holds the metadata")
-    from tfaudio.io import outputs
 
     outputs.write_bytes(out, proto.SerializeToString())
     log.info("wrote %s (%.2f MB, front end %s)", out, out.stat().st_size / 2**20, info["front_end"])

@@ -13,6 +13,7 @@ from tfaudio.errors import TfaudioError
 from tfaudio.inference import model_inputs, window_plan
 from tfaudio.spec import RunSpec, spec_from_metadata
 from tfaudio.deploy.metadata import _interpreter, _onnx_session, _output_key, read_metadata
+from tfaudio.io.headers import quiet_stderr
 
 
 def _tflite_runner(data: bytes, spec: RunSpec, ops: dict[str, Any], outside: bool
@@ -98,7 +99,6 @@ class TFLiteRunner(_Runner):
         meta = meta if meta is not None else {"front_end": "inside"}
         super().__init__(spec, meta, name)
         flex = bool(meta.get("select_tf_ops")) if flex is None else flex
-        from tfaudio.io.headers import quiet_stderr
 
         self.interpreter = _interpreter(data, flex)
         with quiet_stderr():  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."

@@ -17,6 +17,9 @@ from tfaudio.spec import RunSpec
 from tfaudio.deploy.loading import float32_model
 from tfaudio.deploy.metadata import _dumps, _output_key, metadata
 from tfaudio.deploy.writing import _check_out_dir, _failures, _graph_model, _recover, _window_function
+from tfaudio.io import outputs
+from tfaudio.io.audio import decode_wav
+from tfaudio.io.resample import resample
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +34,6 @@ def _serving_module(model: Any, spec: RunSpec, classes_file: str, metadata_file:
     tracks the `tf.Variable`s those functions capture (as `keras.export.ExportArchive` does), not the
     Keras model: tracking the model's Keras variables instead saves a graph whose variables the TF1
     loaders (`saved_model_cli run`, TF Serving) cannot restore."""
-    from tfaudio.io.audio import decode_wav
-    from tfaudio.io.resample import resample
-
     frames = check_model(model, spec)
     plan = window_plan(spec, frames or None)
     sr = spec.sr
@@ -107,7 +107,6 @@ def export_saved_model(model: Any, spec: RunSpec, out_dir: str | os.PathLike, ve
     """
     _graph_model(model, "a SavedModel")
     model = float32_model(model)  # deployed forms compute in float32 (see tfaudio.deploy.loading.float32_model)
-    from tfaudio.io import outputs
 
     out = Path(out_dir).absolute()
     outputs.output_dir(out.parent, "export's parent folder")

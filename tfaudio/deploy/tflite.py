@@ -17,6 +17,11 @@ from tfaudio.deploy.loading import float32_model
 from tfaudio.deploy.metadata import METADATA_KEY, _window_interface, metadata
 from tfaudio.deploy.runners import _tflite_runner
 from tfaudio.deploy.writing import FRONT_END_SCOPE, _quiet_converter, _check, _check_out_file, _failures, _graph_model, _window_function
+from tensorflow.lite.python import schema_py_generated as schema
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+from tfaudio.data.records import AUDIO_EXTENSIONS
+from tfaudio.io import outputs
+from tfaudio.io.audio import load
 
 log = logging.getLogger(__name__)
 #: `--quantize` choices (TFLite): none, float16 weights, dynamic-range int8 weights, int8 weights and
@@ -31,15 +36,11 @@ QUANTIZE = ("none", "float16", "dynamic", "int8")
 def _frozen(fn: Any) -> Any:
     """The concrete function of `fn` with its variables folded into constants (the TFLite converter
     drops Keras 3 variables it is handed as resources: their reads come back NaN)."""
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
     return convert_variables_to_constants_v2(fn.get_concrete_function())
 
 
 def _flex_ops(data: bytes) -> list[str]:
     """Custom (select TF, "Flex...") ops of a TFLite model."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
     m = schema.Model.GetRootAsModel(data, 0)
     names = set()
     for i in range(m.OperatorCodesLength()):
@@ -51,8 +52,6 @@ def _flex_ops(data: bytes) -> list[str]:
 
 def _scope_nodes(data: bytes, scope: str) -> list[str]:
     """Names of the TFLite ops (their output tensors) that come from TF name scope `scope`."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
     g = schema.Model.GetRootAsModel(data, 0).Subgraphs(0)
     names = []
     for i in range(g.OperatorsLength()):
@@ -66,7 +65,6 @@ def _scope_nodes(data: bytes, scope: str) -> list[str]:
 def _tflite_with_metadata(data: bytes, meta: dict[str, Any]) -> bytes:
     """`data` with `meta` as its "tfaudio" metadata buffer (replacing an earlier one)."""
     import flatbuffers
-    from tensorflow.lite.python import schema_py_generated as schema
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
     buf = schema.BufferT()
@@ -87,9 +85,6 @@ def calibration_windows(spec: RunSpec, paths: Sequence[str | os.PathLike] = (), 
     """Audio windows `(m, window)` at `spec.sr` for int8 calibration: cut (without overlap) from `paths`
     (audio files or folders of them), else from the training split of the run's data (`config`), keeping
     windows above -60 dBFS RMS; at most `n`, spread over the files."""
-    from tfaudio.io.audio import load
-    from tfaudio.data.records import AUDIO_EXTENSIONS
-
     files: list[str] = []
     for p in paths:
         p = Path(p)
@@ -232,7 +227,6 @@ def export_tflite(model: Any, spec: RunSpec, out: str | os.PathLike, quantize: s
                     front_end_ops=front, check=check, interface=_window_interface(spec, frames, outside, "output_0"),
                     runtime="ai-edge-litert (LiteRT)" if not ops["select_tf_ops"] else "tensorflow (tf.lite.Interpreter)",
                     **ops)
-    from tfaudio.io import outputs
 
     outputs.write_bytes(out, _tflite_with_metadata(data, meta))
     log.info("wrote %s (%.2f MB, %s, %s)", out, out.stat().st_size / 2**20, quantize, front)

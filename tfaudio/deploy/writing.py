@@ -17,6 +17,8 @@ from tfaudio.errors import TfaudioError
 from tfaudio.inference import model_inputs
 from tfaudio.spec import RunSpec
 from tfaudio.deploy.metadata import _output_key, load_metadata, read_metadata
+from tfaudio.io import outputs
+from tfaudio.io.headers import quiet_stderr
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +83,6 @@ def _check_out_dir(out: Path) -> None:
     """`out` must be new, empty, or an earlier tfaudio export holding nothing but the files its manifest
     lists (an export from before manifests: the files of a SavedModel export); that one is replaced.
     Else one line naming a file tfaudio did not write: nothing a user put there is deleted."""
-    from tfaudio.io import outputs
-
     if out.exists() and not out.is_dir():
         raise outputs.OutputError(f"{out}: exists and is not a folder")
     if not out.is_dir() or not any(out.iterdir()):
@@ -106,8 +106,6 @@ def _is_export(folder: Path) -> bool:
 
 def _check_out_file(out: Path, fmt: str) -> None:
     """A file export's path: new, or an earlier tfaudio export of the same format (replaced)."""
-    from tfaudio.io import outputs
-
     if out.suffix.lower() != SUFFIX[fmt]:
         raise outputs.OutputError(f"{out}: a {fmt} export's file name must end in {SUFFIX[fmt]}")
     if out.is_dir():
@@ -125,8 +123,6 @@ def _check_out_file(out: Path, fmt: str) -> None:
 def _recover(out: Path) -> None:
     """Undo what killed exports to `out` left: their temporary folders go; a previous export that one
     had moved aside (``.NAME.old-PID``) is put back if `out` is missing, else removed."""
-    from tfaudio.io import outputs
-
     outputs.clean_stale(out)
     for old in outputs.stale_siblings(out, ("old",)):
         if not out.exists() and _is_export(old):
@@ -179,7 +175,6 @@ def _quiet_converter() -> Iterator[None]:
     levels = [q.level for q in loggers]
     for q in loggers:
         q.setLevel(logging.CRITICAL)
-    from tfaudio.io.headers import quiet_stderr
 
     try:
         with warnings.catch_warnings(), quiet_stderr():  # the MLIR converter prints to fd 2 itself

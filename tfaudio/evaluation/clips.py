@@ -41,6 +41,10 @@ from tfaudio.errors import DatasetError
 from tfaudio.spec import RunSpec
 from tfaudio.evaluation.metrics import activation_metrics, classification_metrics, playing_per_frame
 from tfaudio.evaluation.report import write_report
+from tfaudio import inference
+from tfaudio.data.datasets import encode_labels
+from tfaudio.data.labels import activations
+from tfaudio.io.audio import load
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +66,6 @@ def sequence_example(clips: Sequence[Any], instruments: Sequence[int], spec: Run
     of the stems, `range_db` range re `ref`), "playing": `(frames,)` (the instrument of the clip holding
     each frame's centre)} — an element `evaluate_run` takes as is.
     """
-    from tfaudio.data.labels import activations
-
     clips = [np.asarray(c, np.float32).reshape(-1) for c in clips]
     if not clips or len(clips) != len(instruments):
         raise DatasetError(None, "a sequence needs one instrument index per clip, and at least one clip")
@@ -157,7 +159,6 @@ def collect_predictions(model: Any, spec: RunSpec, data: Any, max_examples: int 
     """
     if aggregate not in ("mean", "max"):
         raise DatasetError(None, f"unknown aggregation {aggregate!r}; use 'mean' or 'max'")
-    from tfaudio import inference
 
     pred = inference.predictor(model, spec, batch_windows)
     input_kind = inference.input_kind(spec)
@@ -226,9 +227,6 @@ def clip_examples(records: Sequence[Any], spec: RunSpec) -> Iterator[dict[str, A
     """Whole files as evaluation examples of a clip run: {"audio": `(samples,)` at the run's rate,
     "labels": multi-hot `(classes,)` (multi-label) or the class index (single-label)}, read with
     `tfaudio.io.audio.load`. A label outside the run's classes is a DatasetError naming the file."""
-    from tfaudio.io.audio import load
-    from tfaudio.data.datasets import encode_labels
-
     mode = "multi_hot" if spec.task == "multi_label" else "int"
     for r in records:
         y, _ = load(r.path, sr=spec.sr)

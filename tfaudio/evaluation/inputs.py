@@ -1,5 +1,10 @@
 """What a run is evaluated on: the records of a split or a data set, and the examples made of them."""
 from __future__ import annotations
+from tfaudio.data import datasets
+from tfaudio.data import pipeline
+from tfaudio.data.sources import split_names, split_records
+from tfaudio.evaluation.clips import clip_examples
+import dataclasses
 
 
 
@@ -7,10 +12,6 @@ from __future__ import annotations
 def evaluation_data(cfg, spec, records, mixes: int, seed: int):
     """What a run is evaluated on: each file whole (clip runs: windows with 50% hop, aggregated into
     the file's scores) or fixed mixes of the records' windows (activation runs)."""
-    import dataclasses
-
-    from tfaudio.data import pipeline
-    from tfaudio.evaluation.clips import clip_examples
 
     if spec.task in ("single_label", "multi_label"):
         return clip_examples(records, spec)
@@ -28,9 +29,6 @@ def evaluation_records(cfg, data_root: str | None, fmt: str | None, split: str |
     test split; a folder or manifest with no subsets is evaluated whole). A split with no records is
     an error naming it and the choices.
     """
-    from tfaudio.data import datasets
-    from tfaudio.data.sources import split_names, split_records
-
     if not data_root:
         role = split or "test"
         return split_records(cfg, role), f"{role} split"

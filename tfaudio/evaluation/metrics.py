@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tfaudio.errors import DatasetError
+import warnings
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,8 +331,6 @@ def segment_metrics(predicted: Sequence[Any], reference: Sequence[Any], classes:
     "segment_error_rate_class_average" (means of the non-null per-instrument values),
     "segment_seconds" and "segments" (segments evaluated).
     """
-    import warnings
-
     import sed_eval
 
     if len(predicted) != len(reference) or not len(predicted):

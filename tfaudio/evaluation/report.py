@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tfaudio.evaluation.metrics import _json_float
+from tfaudio.io import outputs, plots
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ def write_report(metrics: dict[str, Any], out_dir: str | os.PathLike, history_cs
     predicted activations, for each of `examples`: (reference, predicted) pairs or dicts with those
     keys and an optional "title"), "training_curves.png" (from `history_csv`, when it exists).
     """
-    from tfaudio.io import outputs, plots
-
     out = outputs.output_dir(out_dir, "report folder")
     written: list[Path] = []
     text = json.dumps(_clean(metrics), indent=2, allow_nan=False) + "\n"

@@ -15,6 +15,11 @@ from tfaudio.errors import DatasetError
 from tfaudio.spec import RunSpec
 from tfaudio.evaluation.metrics import activation_metrics, polyphonic_detection, segment_metrics, threshold_free_metrics
 from tfaudio.evaluation.report import write_report
+from tfaudio.data.labels import activations
+from tfaudio.errors import AudioFileError
+from tfaudio.inference import predict_audio, predictor
+from tfaudio.io import plots
+from tfaudio.io.audio import load
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +65,6 @@ def song_reference(record: Any, spec: RunSpec, samples: int | None = None, ref: 
     and are listed in info["unknown_instruments"]; info["mix_residual_db"] (with `mix`) is the level
     of ``mix - sum(stems)`` relative to the mix.
     """
-    from tfaudio.io.audio import load
-    from tfaudio.data.labels import activations
-
     classes = list(spec.classes)
     f = spec.features
     groups: dict[Any, list[str]] = {}
@@ -124,10 +126,6 @@ def collect_songs(model: Any, spec: RunSpec, records: Sequence[Any], ref: float 
     (logged, returned in the skipped list) or, with `strict`, raises its AudioFileError.
     Returns (songs, skipped (path, problem) pairs).
     """
-    from tfaudio.io.audio import load
-    from tfaudio.errors import AudioFileError
-    from tfaudio.inference import predict_audio, predictor
-
     if spec.task != "activation":
         raise DatasetError(None, f"songs with stems evaluate activation runs, not {spec.task} runs")
     p = predictor(model, spec, batch_windows)
@@ -211,8 +209,6 @@ def evaluate_songs_and_report(model: Any, spec: RunSpec, records: Sequence[Any],
     """`evaluate_songs` + `write_report` (metrics.json, noise/leakage matrices, the first `n_examples`
     songs' reference vs predicted activations, training curves) + "per_class_auc.png" and
     "per_class_ap.png". Returns (metrics, written files)."""
-    from tfaudio.io import plots
-
     songs, skipped = collect_songs(model, spec, records, ref, range_db, strict)
     metrics = song_metrics(songs, spec, threshold, range_db, segment_seconds)
     metrics["skipped"] = [{"path": p, "problem": m} for p, m in skipped]

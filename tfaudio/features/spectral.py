@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tfaudio._checks import integer, optional_non_negative, positive
 from tfaudio.errors import ConfigError
+import warnings
 
 TensorLike = Union[tf.Tensor, np.ndarray, Sequence[float]]
 
@@ -268,8 +269,6 @@ def log_stft(y: TensorLike, n_fft: int = 2048, hop_length: int = 1024, center: b
 def _mel_basis(sr: float, n_fft: int, n_mels: int, fmin: float, fmax: float, htk: bool,
                norm: Any) -> tuple[np.ndarray, int, int]:
     """librosa's mel filterbank, transposed and cut to its non-zero STFT bins: (M[lo:hi], lo, hi)."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "empty filters" is checked below, with a clearer message
         M = _mel_filters(sr, n_fft, n_mels, fmin, fmax, htk, norm)

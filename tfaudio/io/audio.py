@@ -29,6 +29,8 @@ import tensorflow as tf
 from tfaudio.errors import AudioFileError
 from tfaudio.io.headers import MAX_RATE, MIN_RATE  # sample rates a file may declare: the one rule (format_problem)
 from tfaudio.io.resample import resample
+from tfaudio.io import headers
+from tfaudio.io.headers import decoder_problem
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +204,6 @@ def _sf_decode(data: Any) -> tuple[np.ndarray, np.int32, bytes]:
 
         y, rate = sf.read(SeekSafe(io.BytesIO(data)), dtype="float32", always_2d=True)
     except Exception as e:  # noqa: BLE001 - any decoder failure becomes one clear line
-        from tfaudio.io.headers import decoder_problem
 
         return np.zeros((0, 1), np.float32), np.int32(0), decoder_problem(e).encode()
     return np.ascontiguousarray(y, np.float32), np.int32(rate), b""
@@ -430,8 +431,6 @@ def load(path: PathLike, sr: int | None = None, mono: bool = True,
     Raises:
         AudioFileError: missing, empty, truncated, not audio, no samples, or NaN/Inf samples.
     """
-    from tfaudio.io import headers
-
     path_str = os.fspath(path)
     if sr is not None and (int(sr) != sr or sr <= 0):
         raise ValueError(f"sr must be a positive integer or None, got {sr!r}")

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from tfaudio.errors import TfaudioError
+import hashlib
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,6 @@ MANIFEST = ".tfaudio-manifest.json"
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

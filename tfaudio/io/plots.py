@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import io
 
 __all__ = ["plot_activations", "plot_activation_comparison", "plot_scores", "plot_matrix", "plot_history",
            "read_history"]
@@ -27,8 +28,6 @@ def _figure(width: float, height: float) -> Any:
 
 
 def _save(fig: Any, path: str | os.PathLike) -> Path:
-    import io
-
     from tfaudio.io import outputs
 
     path = Path(path)

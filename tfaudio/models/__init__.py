@@ -28,6 +28,7 @@ from tfaudio.models.configs import (ActivationCNNConfig, BiGRURawConfig, CNNLSTM
                                     RawConfig, RCNNRawConfig, ResNet18Config, RNNConfig, SmallCNNConfig,
                                     StackedCNNConfig, SVMConfig, TransformerConfig)
 from tfaudio.models.svm import SVMBaseline
+from tfaudio.config import FeatureConfig
 
 
 class Entry(NamedTuple):
@@ -206,8 +207,6 @@ def summary_table(names: list[str] | None = None) -> str:
     "weights" counts every variable (batch-norm moving statistics included), "trainable" only the
     trained ones (what PyTorch's parameter counts count).
     """
-    from tfaudio.config import FeatureConfig
-
     lines = ["| model | paper | input | output | weights | trainable | what |",
              "|---|---|---|---|---:|---:|---|"]
     for r in summary_rows(names):

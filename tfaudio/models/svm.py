@@ -21,6 +21,8 @@ import numpy as np
 from tfaudio.config import from_dict, to_dict
 from tfaudio.errors import ConfigError, TfaudioError
 from tfaudio.models.configs import SVMConfig
+from tfaudio.io import outputs
+from tfaudio.io.outputs import problem
 
 #: The file format written by `SVMBaseline.save` (the ``format`` entry of the saved dict).
 FORMAT = "tfaudio-svm"
@@ -177,8 +179,6 @@ class SVMBaseline:
 
     def save(self, path) -> Path:
         """Write the model to `path` (skops; ``.skops`` by convention) via a temporary name, fsync, rename."""
-        from tfaudio.io import outputs
-
         return outputs.write_bytes(path, self.to_bytes())
 
     @classmethod
@@ -189,8 +189,6 @@ class SVMBaseline:
         try:
             data = path.read_bytes()
         except OSError as e:
-            from tfaudio.io.outputs import problem
-
             raise TfaudioError(f"{path}: cannot read the SVM ({problem(e)})") from None
         return cls.from_bytes(data, path)
 

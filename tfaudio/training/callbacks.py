@@ -12,6 +12,8 @@ from pathlib import Path
 from tfaudio.config import write_json
 from tfaudio.errors import ConfigError
 from tfaudio.experiment import monitor_mode
+from tfaudio.io import outputs
+import io
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,6 @@ def _atomic_checkpoints_class():
             return value < self.best if self.mode == "min" else value > self.best
 
         def _save(self, name: str) -> None:
-            from tfaudio.io import outputs
-
             outputs.clean_stale(self.dir / name)  # temporary files of a killed run
             outputs.atomic_write(self.dir / name, self.model.save)
 
@@ -91,7 +91,6 @@ def _trim_history(path: Path, start: int) -> None:
         return
     lines = path.read_text().splitlines(keepends=True)
     keep = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].isdigit() and int(ln.split(",", 1)[0]) < start]
-    from tfaudio.io import outputs
 
     if keep != lines:  # a resume that changes nothing rewrites nothing
         outputs.write_text(path, "".join(keep))
@@ -100,11 +99,8 @@ def _trim_history(path: Path, start: int) -> None:
 def atomic_csv_logger(path: Path, append: bool):
     """keras.callbacks.CSVLogger whose file is rewritten whole through `tfaudio.io.outputs.atomic_write` at
     every epoch (the same rows and format; Keras appends in place, so a kill could leave half a row)."""
-    import io
-
     import keras
 
-    from tfaudio.io import outputs
 
     class AtomicCSVLogger(keras.callbacks.CSVLogger):
         def on_train_begin(self, logs=None):
@@ -132,7 +128,6 @@ def atomic_backup(backup_dir: Path):
     Both files go through `tfaudio.io.outputs.atomic_write`."""
     import keras
 
-    from tfaudio.io import outputs
 
     class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         def _save_model(self):

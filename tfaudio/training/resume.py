@@ -11,6 +11,7 @@ from typing import Any, Sequence
 from tfaudio.config import write_json
 from tfaudio.errors import ConfigError, TfaudioError
 from tfaudio.experiment import ExperimentConfig
+import datetime
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,6 @@ def resume_changes(run_dir: str | os.PathLike, cfg: ExperimentConfig) -> dict[st
 
 def _record_resume(run_dir: Path, cfg: ExperimentConfig, changes: dict[str, tuple[Any, Any]]) -> None:
     """Log each change of a resume and record it: `config.json` takes the new values, `resumes.json` the list."""
-    import datetime
-
     for key, (old, new) in changes.items():
         log.info("%s: resuming with %s=%r (was %r)", run_dir, key, new, old)
     path = run_dir / "resumes.json"

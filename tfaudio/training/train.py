@@ -26,6 +26,16 @@ from tfaudio.training.callbacks import _trim_history, atomic_backup, atomic_chec
 from tfaudio.training.resume import _record_resume, resume_changes
 from tfaudio.models.precision import resolve as resolve_precision
 from tfaudio.training.strategy import is_chief, make_strategy
+from tfaudio import models
+from tfaudio.data import mixing, pipeline, windows
+from tfaudio.data.datasets import classes_of
+from tfaudio.data.device_mixing import DeviceMixing, seed_batches
+from tfaudio.evaluation.clips import clip_examples, collect_predictions
+from tfaudio.evaluation.metrics import choose_thresholds
+from tfaudio.io import outputs
+from tfaudio.run_folder import LOCK_NAME
+from tfaudio.run_folder import run_lock
+from tfaudio.run_folder import svm_checkpoint_path
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +49,6 @@ def window_samples(cfg: ExperimentConfig) -> int:
 
 def build_model(cfg: ExperimentConfig, n_classes: int):
     """The experiment's model, its input shaped by the data (frames, bins or samples)."""
-    from tfaudio import models
-
     name = cfg.model_name
     overrides = {k: v for k, v in cfg.model.items() if k != "name"}
     fields = {f.name for f in dataclasses.fields(models.config_class(name))}
@@ -98,7 +106,6 @@ def datasets_for(cfg: ExperimentConfig, train_recs, val_recs, classes: Sequence[
                  input_context=None):
     """(train, validation) tf.data datasets of (x, y) batches for keras fit."""
 
-    from tfaudio.data import mixing, pipeline, windows
 
     t, d = cfg.train, cfg.data
     feats = cfg.features if input_kind == "features" else dataclasses.replace(cfg.features, kind="none")
@@ -140,9 +147,6 @@ def datasets_for(cfg: ExperimentConfig, train_recs, val_recs, classes: Sequence[
 def device_mixing_for(cfg: ExperimentConfig, model, train_recs, val_recs, classes: Sequence[str], input_kind: str):
     """`train.mixing: device`: (model wrapped in `tfaudio.data.device_mixing.DeviceMixing`, training seed batches,
     validation seed batches or None). The same mixes as `datasets_for` makes for the same seeds."""
-    from tfaudio.data import mixing, pipeline, windows
-    from tfaudio.data.device_mixing import DeviceMixing, seed_batches
-
     t, d = cfg.train, cfg.data
     feats = cfg.features if input_kind == "features" else dataclasses.replace(cfg.features, kind="none")
     mix = cfg.mix if cfg.task == "activation" else dataclasses.replace(cfg.mix, window=window_samples(cfg))
@@ -216,8 +220,6 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
     epoch is saved leaves nothing behind; one that fails later keeps its checkpoints for `--resume`
     and is marked by `failed.json`.
     """
-    from tfaudio.run_folder import run_lock
-
     if strategy:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, strategy=strategy))
     dist = make_strategy(cfg.train.strategy)  # before any other TF op (multi-worker needs it first)
@@ -230,15 +232,11 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, resume: bool = False,
 
 def _entries(run_dir: Path) -> set[str]:
     """What a run folder holds, but its lock file."""
-    from tfaudio.run_folder import LOCK_NAME
-
     return {p.name for p in run_dir.iterdir() if p.name != LOCK_NAME} if run_dir.is_dir() else set()
 
 
 def _train_locked(cfg: ExperimentConfig, run_dir: Path, resume: bool, dist: Any) -> Path:
     """`train` of the chief, which holds the run's lock: the checks, the training, the cleanup of a failure."""
-    from tfaudio.io import outputs
-
     is_run = (run_dir / "run.json").is_file() or (run_dir / "checkpoints").exists()
     if is_run and not resume:
         raise TfaudioError(f"{run_dir}: a run is already there; pass --resume to continue it or choose "
@@ -272,8 +270,6 @@ def _write_run_manifest(run_dir: Path, before: set[str]) -> None:
     """List the files this run wrote in ``RUN/.tfaudio-manifest.json`` (`tfaudio.io.outputs.MANIFEST`): every
     file under the run but hidden entries (the lock, temporaries, worker scratch), and, on a resume of a run
     that has a manifest, no entry that was there before and that it does not list (a user's file)."""
-    from tfaudio.io import outputs
-
     old = outputs.MANIFEST
     try:
         listed = {rel.split("/")[0] for rel in json.loads((run_dir / old).read_text(encoding="utf-8"))["files"]}
@@ -292,8 +288,6 @@ def _after_failure(run_dir: Path, resume: bool, before: set[str], error: BaseExc
     """A failed run is never mistaken for a run: before its first saved epoch what this process created
     goes (only the entries that were not in the folder when it took the lock: `before`); after it, the run
     stays for `--resume`, marked by `failed.json`."""
-    from tfaudio.run_folder import svm_checkpoint_path
-
     saved = checkpoint_path(run_dir, "last").is_file() or svm_checkpoint_path(run_dir).is_file()
     if not resume and not saved:
         for name in sorted(_entries(run_dir) - before):
@@ -328,7 +322,6 @@ def _fit(cfg: ExperimentConfig, run_dir: Path, resume: bool, chief: bool, dist: 
     log.info("precision policy %s, strategy %s (%d replica(s))", policy, type(dist).__name__,
              dist.num_replicas_in_sync)
 
-    from tfaudio.data.datasets import classes_of
 
     train_recs, val_recs, _ = load_splits(cfg)
     classes = classes_of(train_recs)
@@ -418,8 +411,6 @@ def choose_run_thresholds(run_dir: Path, spec: RunSpec, val_recs: Sequence[Any],
     data a run is evaluated on."""
     import keras
 
-    from tfaudio.evaluation.metrics import choose_thresholds
-    from tfaudio.evaluation.clips import clip_examples, collect_predictions
 
     best = checkpoint_path(run_dir, "best")
     if best.is_file():
@@ -440,8 +431,6 @@ def _train_svm(cfg: ExperimentConfig, run_dir: Path) -> Path:
     """Seed 004's SVM baseline: MFCC statistics of each clip window, scikit-learn."""
     import numpy as np
 
-    from tfaudio.data import pipeline
-    from tfaudio.data.datasets import classes_of
 
     train_recs, val_recs, _ = load_splits(cfg)
     classes = classes_of(train_recs)
