@@ -156,3 +156,12 @@ def test_a_freepats_corpus_is_byte_identical_for_a_seed(tmp_path):
     for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
     assert meta.read_text() == (tmp_path / "b" / meta.name).read_text() and ",freepats," in meta.read_text()
+
+
+@needs_freepats
+def test_freepats_songs_name_their_source(tmp_path):
+    import json
+
+    (song,) = corpus.render_songs(tmp_path, n_songs=1, seconds=1.0, instruments=["flute", "piano"], seed=2,
+                                  soundfont="freepats", progress=False)
+    assert json.loads((song / "song.json").read_text())["soundfont"] == "freepats"
