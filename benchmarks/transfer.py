@@ -47,6 +47,11 @@ Tasks:
   instruments found >= 0.5 in frames where two or more play), worst by LRAP. Shipped and recipe runs are
   scored with `tfaudio.evaluate.evaluate_songs` at their own rate and hop.
 
+Extra sources (issue 21, item 5): ``--extra-clips DIR`` (msdb, irmas; repeatable) adds a corpus of the same
+classes, e.g. one rendered with ``--soundfont freepats``. Its sources named in ``--soundfonts`` are folds like the
+others; the rest are training data in every fold and never held out. Each corpus is embedded and cached on its own.
+``benchmarks/transfer_equal_size.py`` checks whether such a source helps by its timbres or by its number of clips.
+
 Data (rendered outside the repository)::
 
     tfaudio corpus render /work/data/msdb4 --per-class 40 --soundfont timgm6mb --soundfont gmbank \\
@@ -67,6 +72,10 @@ Run::
     python benchmarks/transfer.py --task irmas --clips /work/data/irmas4 --excerpts /work/data/irmas_excerpts \\
         --out benchmarks/results/transfer_irmas.json
     python benchmarks/transfer.py --task msdb --clips /work/data/msdb4 --embedders stats --no-shipped  # quick
+    tfaudio corpus render /work/data/msdb-freepats --per-class 40 --soundfont freepats
+    python benchmarks/transfer.py --task msdb --clips /work/data/msdb4 --extra-clips /work/data/msdb-freepats \\
+        --soundfonts timgm6mb gmbank opl3 merlin freepats --no-shipped \\
+        --out benchmarks/results/transfer_msdb_freepats.json
     python benchmarks/transfer.py --task activations --clips /work/data/msdb4 --songs '/work/data/songs/act-{sf}' \\
         --out benchmarks/results/transfer_activations.json
     # a trained recipe's own LOSO: one run per held-out SoundFont, then its row beside the baselines
