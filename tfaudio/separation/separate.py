@@ -181,13 +181,13 @@ class Separator:
         cfg, sr = self.config, source.sr
         n_fft, hop = cfg.n_fft(sr), cfg.hop(sr)
         W0 = self.templates.at(sr, n_fft)
-        gate = None
+        gate, hard = None, cfg.penalty is None
         if activations is not None:
             activations = np.asarray(activations, np.float32)
             if activations.ndim != 2 or activations.shape[0] != len(self.classes):
                 raise TfaudioError(f"activations of shape {activations.shape}, not ({len(self.classes)} "
                                    "instruments, frames)")
-            gate = activation_gate(activations, activation_times, cfg.threshold, cfg.dilate_seconds)
+            gate = activation_gate(activations, activation_times, cfg.threshold, cfg.dilate_seconds, hard)
         block = max(hop, int(round(cfg.block_seconds * sr / hop)) * hop)
         pad = n_fft
         for a in range(0, source.frames, block):
@@ -198,8 +198,9 @@ class Separator:
             V = np.abs(X.mean(axis=0))
             g = None
             if gate is not None:
-                g = gate_at(gate, activation_times, (s0 + np.arange(V.shape[1]) * hop) / sr)
-            W, H = factorize(V, W0, g, self.templates.components, cfg.iterations, cfg.adapt_templates)
+                g = gate_at(gate, activation_times, (s0 + np.arange(V.shape[1]) * hop) / sr, hard)
+            W, H = factorize(V, W0, g, self.templates.components, cfg.iterations, cfg.adapt_templates,
+                             cfg.penalty)
             masks = soft_masks(W, H, len(self.classes), cfg.mask_power)
             out = np.empty((len(self.names), b - a, seg.shape[1]), np.float32)
             for row, k in enumerate(self.selected):
