@@ -42,23 +42,24 @@ def _sep(templates, guidance, **kw):
     return Separator(None, dataclasses.replace(SMALL, guidance=guidance, **kw), classes=CLASSES, templates=templates)
 
 
-def test_guided_separation_beats_plain_nmf_on_each_stem(templates, song):
+@pytest.mark.parametrize("penalty", [None, 4.0])
+def test_guided_separation_beats_plain_nmf_on_each_stem(templates, song, penalty):
     refs, mix, acts, times = song
     plain = _sep(templates, "none").separate(mix, SR)
-    guided = _sep(templates, "given").separate(mix, SR, acts, times)
+    guided = _sep(templates, "given", penalty=penalty).separate(mix, SR, acts, times)
     sdr_plain = separation_metrics(refs, plain.stems)["sdr"]
     sdr_guided = separation_metrics(refs, guided.stems)["sdr"]
     assert np.all(sdr_guided > sdr_plain) and np.mean(sdr_guided - sdr_plain) > 1.0, (sdr_plain, sdr_guided)
     assert guided.names == CLASSES and guided.stems.shape == (2, len(mix)) and guided.sr == SR
-    # where the activations say silent, the stem is (almost) silent
-    assert np.abs(guided.stem("piano")[:int(1.0 * SR)]).max() < 1e-3 * np.abs(mix).max()
+    if penalty is None:  # hard gates: where the activations say silent, the stem is (almost) silent
+        assert np.abs(guided.stem("piano")[:int(1.0 * SR)]).max() < 1e-3 * np.abs(mix).max()
 
 
-@pytest.mark.parametrize("guidance", ["none", "given"])
-def test_stems_add_up_to_the_mix_and_blocks_equal_the_whole(templates, song, guidance):
+@pytest.mark.parametrize("guidance,penalty", [("none", None), ("given", None), ("given", 4.0)])
+def test_stems_add_up_to_the_mix_and_blocks_equal_the_whole(templates, song, guidance, penalty):
     _, mix, acts, times = song
-    whole = _sep(templates, guidance).separate(mix, SR, acts, times)
-    blocks = _sep(templates, guidance, block_seconds=0.7).separate(mix, SR, acts, times)
+    whole = _sep(templates, guidance, penalty=penalty).separate(mix, SR, acts, times)
+    blocks = _sep(templates, guidance, penalty=penalty, block_seconds=0.7).separate(mix, SR, acts, times)
     np.testing.assert_allclose(whole.stems.sum(axis=0), mix, atol=1e-5)
     np.testing.assert_allclose(blocks.stems.sum(axis=0), mix, atol=1e-5)
     np.testing.assert_allclose(blocks.stems, whole.stems, atol=1e-4)
@@ -168,7 +169,6 @@ def test_separate_command_with_the_pretrained_model(tmp_path, monkeypatch, capsy
     assert "exists" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_evaluate_separation_three_modes_on_rendered_songs(tmp_path):
     from tfaudio.corpus import render_songs
     from tfaudio.separation import evaluate_separation
@@ -181,5 +181,7 @@ def test_evaluate_separation_three_modes_on_rendered_songs(tmp_path):
     for mode in m["modes"].values():
         assert set(mode["per_instrument"]) == set(CLASSES)
         assert all(np.isfinite(mode["mean"][k]) for k in ("sdr", "sir", "sar"))
-    # true activations of a song whose instruments play in turn: better than no guidance
-    assert m["modes"]["true"]["mean"]["sdr"] > m["modes"]["plain"]["mean"]["sdr"]
+    rows = m["per_song"]
+    assert [r["mode"] for r in rows] == ["plain", "predicted", "true"]
+    assert all(sorted(r["instruments"]) == sorted(CLASSES) and len(r["sdr"]) == 2 for r in rows)
+    assert rows[0]["sdr"] != rows[2]["sdr"]  # the guidance changes the stems
