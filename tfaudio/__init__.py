@@ -1,8 +1,9 @@
 """tfaudio: musical instrument recognition and activation detection with Keras/TensorFlow.
 
-Importing the package is cheap: submodules (and TensorFlow) load on first use. The packages are
-`features` (feature functions, layers and their one registry), `models` (the model zoo) and `inference`
-(audio of any length -> predictions); README's "Layout" lists every module and who may import it.
+Importing the package is cheap: submodules (and TensorFlow) load on first use. The packages follow the data
+flow: `io` (audio in, files out), `data` (data sets, the built-in corpus, tf.data pipelines), `features`,
+`models`, `training`, `evaluation`, `inference`, `deploy` (saved forms, read and written), `separation`,
+`pretrained` and `cli`; README's "Layout" lists every module and what each package may import.
 """
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("audio", "config", "corpus", "data", "datasets", "device_mixing", "draws", "errors", "evaluate",
-               "experiment", "export", "features", "headers", "inference", "labels", "models", "outputs", "plots",
-               "precision", "pretrained", "run", "train")
+_SUBMODULES = ("cli", "config", "data", "deploy", "errors", "evaluation", "experiment", "features", "inference", "io",
+               "models", "pretrained", "run_folder", "separation", "spec", "training")
 
 
 def __getattr__(name: str) -> Any:

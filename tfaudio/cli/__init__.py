@@ -1,5 +1,5 @@
 """The `tfaudio` command line: one module per command (`demo`, `corpus`, `train`, `evaluate`, `predict`,
-`export`, `info`, `data`), plus commands that other packages register (`tfaudio tune` comes from `tuning`).
+`separate`, `export`, `info`, `data`), plus commands that other packages register (`tfaudio tune` comes from `tuning`).
 
 The commands hold no library logic: each parses its arguments and calls the library. TensorFlow is imported
 only by the commands that need it (`tfaudio --help` stays instant). Imports: everything of tfaudio.
@@ -13,12 +13,12 @@ import sys
 from typing import Callable, Sequence
 
 from tfaudio import __version__
-from tfaudio.cli import common, corpus, data, demo, evaluate, export, info, predict, train
+from tfaudio.cli import common, corpus, data, demo, evaluate, export, info, predict, separate, train
 
 log = logging.getLogger("tfaudio")
 
 #: The commands in the order `tfaudio --help` lists them (plugins come after `info`, then `data`).
-COMMANDS = (demo, corpus, train, evaluate, predict, export, info)
+COMMANDS = (demo, corpus, train, evaluate, predict, separate, export, info)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": train.cmd_train,
         "evaluate": evaluate.cmd_evaluate,
         "predict": predict.cmd_predict,
+        "separate": separate.cmd_separate,
         "export": export.cmd_export,
         "info": info.cmd_info,
         ("corpus", "render"): corpus.cmd_corpus_render,
