@@ -41,31 +41,72 @@ def test_tune_command_comes_from_the_tuning_plugin():
     assert eps.get("tune") == "tuning.cli:register"
 
 
-def _tfaudio_imports(folder: Path) -> dict[str, set[str]]:
-    """{file: the tfaudio modules it imports (anywhere in the file)} for the .py files under `folder`."""
+#: tfaudio's units (top-level modules and packages) from the bottom up: each may import only units below it
+#: (and itself); `tuning` sits above all of them. A package's `__main__` is a command, at the top.
+LAYERS = ("errors", "_checks", "io", "features", "config", "spec", "pretrained", "run_folder", "models", "experiment",
+          "data", "inference", "deploy", "evaluation", "separation", "training", "cli")
+
+
+def _import_graph() -> dict[str, set[tuple[str, str]]]:
+    """{importing module: {(imported tfaudio/tuning module, where)}}, every import (lazy ones too)."""
     import ast
 
-    out = {}
-    for path in folder.rglob("*.py"):
-        found = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tfaudio"):
-                names = [f"tfaudio.{a.name}" for a in node.names] if node.module == "tfaudio" else [node.module]
-                found.update(n.split(".")[1] for n in names if "." in n)
-            elif isinstance(node, ast.Import):
-                found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("tfaudio."))
-        out[str(path.relative_to(ROOT))] = found
-    return out
+    graph: dict[str, set[tuple[str, str]]] = {}
+    for folder in ("tfaudio", "tuning"):
+        for path in (ROOT / folder).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            edges = graph.setdefault(name, set())
+            for node in ast.walk(ast.parse(path.read_text())):
+                mods = []
+                if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("tfaudio", "tuning"):
+                    mods = [f"{node.module}.{a.name}" for a in node.names]
+                elif isinstance(node, ast.Import):
+                    mods = [a.name for a in node.names if a.name.split(".")[0] in ("tfaudio", "tuning")]
+                for m in mods:
+                    while m.count(".") and not ((ROOT / m.replace(".", "/")).with_suffix(".py").is_file()
+                                                or (ROOT / m.replace(".", "/") / "__init__.py").is_file()):
+                        m = m.rsplit(".", 1)[0]
+                    edges.add((m, f"{path.relative_to(ROOT)}:{node.lineno}"))
+    return graph
 
 
-@pytest.mark.parametrize("package, allowed", [
-    ("features", {"features", "errors", "_checks"}),  # the numbers: nothing else of tfaudio
-    ("models", {"models", "features", "config", "errors", "_checks", "outputs"}),
-    ("inference", {"inference", "audio", "headers", "run", "outputs", "plots", "errors", "_checks"}),
-])
-def test_packages_import_only_what_their_layout_says(package, allowed):
-    for path, found in _tfaudio_imports(ROOT / "tfaudio" / package).items():
-        assert found <= allowed, f"{path} imports tfaudio.{sorted(found - allowed)}"
+def _unit(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "tuning":
+        return "tuning"
+    if parts[-1] == "__main__":
+        return "cli"
+    return parts[1] if len(parts) > 1 else "tfaudio"
+
+
+def test_every_import_goes_down_the_layers():
+    rank = {u: i for i, u in enumerate(("tfaudio",) + LAYERS + ("tuning",))}
+    units = {p.stem if p.is_file() else p.name for p in (ROOT / "tfaudio").iterdir()
+             if (p.suffix == ".py" and p.stem not in ("__init__", "__main__")) or (p / "__init__.py").is_file()}
+    assert units - {"pipelines"} == set(LAYERS), "every module and package of tfaudio/ has its place in LAYERS"
+    wrong = [f"{where}: {_unit(src)} imports {dst}" for src, edges in _import_graph().items() for dst, where in edges
+             if rank[_unit(dst)] > rank[_unit(src)] or (_unit(src) != "tuning" and _unit(dst) == "tuning")]
+    assert not wrong, "imports from a lower layer to a higher one:\n" + "\n".join(sorted(wrong))
+
+
+def test_no_import_circles():
+    graph = {m: {d for d, _ in edges if d != m} for m, edges in _import_graph().items()}
+    state: dict[str, int] = {}
+    circles = []
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for d in sorted(graph.get(m, ())):
+            if state.get(d) == 1:
+                circles.append(path[path.index(d):] + [d] if d in path else [m, d])
+            elif d not in state:
+                visit(d, path + [d])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not circles, circles
 
 
 def test_no_one_letter_module_aliases():
