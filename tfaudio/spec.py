@@ -1,4 +1,6 @@
-"""TODO."""
+"""RunSpec: what inference needs to know about a trained model (task, classes, features, window); TASKS;
+`spec_from_metadata` reads it back from an export. Light: no TensorFlow.
+"""
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,6 @@
-"""TODO."""
+"""On-the-fly mixing (seed 001): a pool of windows per class and stateless, seeded mixes of 1-4 instruments
+with their activation labels (`window_pool`, `mix_batch`, `mix_seeds`).
+"""
 from __future__ import annotations
 
 import logging

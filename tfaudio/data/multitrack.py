@@ -1,4 +1,6 @@
-"""TODO."""
+"""Multi-instrument renders: instruments in turn (`render_sequence`), songs with per-instrument stems
+(`render_songs`) and IRMAS-style excerpts (`render_irmas_excerpts`).
+"""
 from __future__ import annotations
 
 import logging

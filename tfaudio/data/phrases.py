@@ -1,4 +1,4 @@
-"""TODO."""
+"""Instruments of the built-in corpus (GM programs, ranges) and the expressive phrases they play."""
 from __future__ import annotations
 
 import dataclasses

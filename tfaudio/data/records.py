@@ -1,4 +1,4 @@
-"""TODO."""
+"""Records of a data set (`Record`, `Scan`, `ScanResult`) and the checks every scanner applies to a file."""
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,6 @@
-"""TODO."""
+"""What data a run reads: the cache and corpus root, the data set's splits by role (training, validation,
+test), held-out SoundFonts and the validation carve-out.
+"""
 from __future__ import annotations
 
 import logging

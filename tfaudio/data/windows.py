@@ -1,4 +1,4 @@
-"""TODO."""
+"""Decoding records in tf.data, cutting windows, dropping silent ones, and class balancing."""
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,6 @@
-"""TODO."""
+"""Opening a model from any saved form (`open_model` -> `LoadedModel`): a run folder, a pretrained name, a
+.keras file, a SavedModel, .tflite or .onnx. Never imports a writer.
+"""
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,6 @@
-"""TODO."""
+"""The metadata that travels inside every saved form: written (`metadata`) and read from any form
+(`read_metadata`: SavedModel assets, TFLite buffer, ONNX metadata_props, .keras zip entry).
+"""
 from __future__ import annotations
 
 import json

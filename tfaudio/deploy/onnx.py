@@ -1,4 +1,4 @@
-"""TODO."""
+"""The ONNX export (tf2onnx), with the features inside in ops ONNX converts (`onnx_front_end`)."""
 from __future__ import annotations
 
 import logging

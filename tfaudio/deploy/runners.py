@@ -1,4 +1,4 @@
-"""TODO."""
+"""Running an exported model like a Keras model: SavedModelRunner, TFLiteRunner, ONNXRunner (`load_exported`)."""
 from __future__ import annotations
 
 import dataclasses

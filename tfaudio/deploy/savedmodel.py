@@ -1,4 +1,6 @@
-"""TODO."""
+"""The SavedModel export: serving_default (waveform) and serve_wav (WAV bytes) signatures with the features,
+sliding windows and stitching inside; classes and metadata as assets.
+"""
 from __future__ import annotations
 
 import logging

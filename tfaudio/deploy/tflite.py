@@ -1,4 +1,4 @@
-"""TODO."""
+"""The TFLite export: builtin ops, optional float16 / dynamic / int8 quantization calibrated on audio."""
 from __future__ import annotations
 
 import json

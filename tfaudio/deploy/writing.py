@@ -1,4 +1,4 @@
-"""TODO."""
+"""What every exporter shares: output checks and recovery, the window function, the check against Keras."""
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,6 @@
-"""TODO."""
+"""Metrics, pure: classification (accuracy, F1, LRAP, mAP), activations (BCE, frame F1, seed 001's noise and
+leakage matrices), threshold-free (AUC, AP, frame LRAP), segment F1/ER of events (sed_eval), polyphony.
+"""
 from __future__ import annotations
 
 import math

@@ -1,4 +1,4 @@
-"""TODO."""
+"""The report folder of an evaluation: metrics.json (JSON-safe) and its PNG plots."""
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,6 @@
-"""TODO."""
+"""Songs with per-instrument stems: reference activations from the stems (`song_reference`), whole-song
+prediction, frame and segment metrics (`evaluate_songs`, `evaluate_songs_and_report`).
+"""
 from __future__ import annotations
 
 import logging

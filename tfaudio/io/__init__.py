@@ -1,1 +1,4 @@
-"""TODO"""
+"""Input and output: audio decoding and resampling, the audio file check, the one writer of outputs, plots.
+
+Imports: errors, _checks only.
+"""

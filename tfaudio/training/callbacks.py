@@ -1,4 +1,4 @@
-"""TODO."""
+"""Training's writers as Keras callbacks: checkpoints, history.csv and backup state, all written atomically."""
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,4 @@
-"""TODO."""
+"""Resuming a run: its own config.json, the keys a resume may change, and the record of what changed."""
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,4 @@
-"""TODO."""
+"""tf.distribute strategies by name (default, mirrored, multi_worker) and whether this process is the chief."""
 from __future__ import annotations
 
 import json
