@@ -22,10 +22,8 @@ def _instruments(text: str) -> list[str]:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """`tfaudio separate` and its arguments (the defaults are `SeparationConfig`'s)."""
-    from tfaudio.separation.config import SeparationConfig  # light: a dataclass, no TensorFlow
-
-    d = SeparationConfig()
+    """`tfaudio separate` and its arguments. Settings left out take `SeparationConfig`'s defaults (not read here:
+    the separation package imports TensorFlow, and building the parser must not)."""
     p = sub.add_parser("separate", help=HELP)
     p.add_argument("model", metavar="MODEL", help="an activation model: " + MODEL_HELP)
     p.add_argument("audio", nargs="+", metavar="AUDIO", help="audio files (any length, rate and channels)")
@@ -33,16 +31,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--instruments", type=_instruments, default=None,
                    help="comma-separated stems to write (default: every instrument the model knows; the others "
                         "then go to rest.wav)")
-    p.add_argument("--guidance", choices=["predicted", "none"], default=d.guidance,
+    p.add_argument("--guidance", choices=["predicted", "none"], default=None,
                    help="gate each instrument's gains by the predicted activations, or none (plain NMF) "
-                        "(default: %(default)s)")
-    p.add_argument("--threshold", type=float, default=d.threshold,
-                   help="activation at which an instrument counts as playing (default: %(default)s)")
-    p.add_argument("--iterations", type=int, default=d.iterations, help="NMF updates (default: %(default)s)")
-    p.add_argument("--components", type=int, default=d.components,
-                   help="templates per instrument (default: %(default)s)")
-    p.add_argument("--block-seconds", type=float, default=d.block_seconds,
-                   help="audio separated per block: memory stays bounded (default: %(default)s)")
+                        "(default: SeparationConfig's)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="activation at which an instrument counts as playing (default: SeparationConfig's)")
+    p.add_argument("--iterations", type=int, default=None, help="NMF updates (default: SeparationConfig's)")
+    p.add_argument("--components", type=int, default=None,
+                   help="templates per instrument (default: SeparationConfig's)")
+    p.add_argument("--block-seconds", type=float, default=None,
+                   help="audio separated per block: memory stays bounded (default: SeparationConfig's)")
     p.add_argument("--which", default="best", help="checkpoint of a run folder: best or last (default: best)")
     p.add_argument("--precision", default="float32", choices=["float32", "auto", "mixed_bfloat16"],
                    help="compute policy of a Keras model (default: float32)")
@@ -54,9 +52,8 @@ def config_from_args(args: argparse.Namespace):
     """The `SeparationConfig` the arguments ask for (its checks: one ConfigError line)."""
     from tfaudio.separation.config import SeparationConfig
 
-    return dataclasses.replace(SeparationConfig(), guidance=args.guidance, threshold=args.threshold,
-                               iterations=args.iterations, components=args.components,
-                               block_seconds=args.block_seconds)
+    given = {k: getattr(args, k) for k in ("guidance", "threshold", "iterations", "components", "block_seconds")}
+    return dataclasses.replace(SeparationConfig(), **{k: v for k, v in given.items() if v is not None})
 
 
 def cmd_separate(args: argparse.Namespace) -> int:
