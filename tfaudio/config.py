@@ -342,7 +342,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
 
 def write_json(config: Any, path: str | os.PathLike) -> Path:
     """Write a resolved config as JSON (`tfaudio.io.outputs.write_text`: a unique temporary name, then rename)."""
-    from tfaudio.io import outputs
+    from tfaudio.io import outputs  # lazy: this module stays free of TensorFlow (light to import)
 
     data = to_dict(config) if dataclasses.is_dataclass(config) else config
     return outputs.write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -163,7 +163,7 @@ class ExperimentConfig:
     description: str = ""
 
     def __post_init__(self) -> None:
-        from tfaudio.spec import TASKS
+        from tfaudio.spec import TASKS  # lazy: this module stays free of TensorFlow (light to import)
 
         if self.task not in TASKS:
             raise ConfigError(f"task {self.task!r} is not one of {TASKS}")
@@ -174,7 +174,7 @@ class ExperimentConfig:
         monitor_mode(self.train.monitor, self.train.monitor_mode)  # "auto" must be able to tell
         if "name" not in self.model:
             raise ConfigError("model.name is required")
-        from tfaudio import models
+        from tfaudio import models  # lazy: this module stays free of TensorFlow (light to import)
 
         if self.model["name"] not in models.available():
             raise ConfigError(f"model.name {self.model['name']!r} is not one of {models.available()}")
@@ -214,7 +214,7 @@ def experiment_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
     """Apply `key.sub=value` overrides (values parsed as YAML scalars) to a nested mapping."""
-    import yaml
+    import yaml  # lazy: YAML is read only here
 
     data = _deepcopy(data)
     for item in overrides:
@@ -272,7 +272,7 @@ def _check_expansion(data: Any, path: Path) -> None:
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
     """The top-level mapping of an experiment YAML; ConfigError naming the file for anything else (not
     found, not UTF-8, not YAML, too large, aliases that expand without bound, nested too deeply)."""
-    import yaml
+    import yaml  # lazy: YAML is read only here
 
     path = Path(path)
     if not path.is_file():

@@ -48,7 +48,7 @@ def run_lock(run_dir: str | os.PathLike, what: str = "train", create: bool = Tru
     `RunLockedError` naming the PID that holds it. The kernel releases the lock when the process exits or
     crashes. `create`: make the folder (and missing parents) when missing; those that are still empty when
     the block ends are removed again, and so is the lock file. Yields the folder."""
-    from tfaudio.io import outputs
+    from tfaudio.io import outputs  # lazy: this module stays free of TensorFlow (light to import)
 
     run_dir = Path(run_dir)
     if os.path.lexists(run_dir) and not run_dir.is_dir():
@@ -81,7 +81,7 @@ def _acquire(lock: Path, run_dir: Path, what: str) -> int:
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
-            from tfaudio.io import outputs
+            from tfaudio.io import outputs  # lazy: this module stays free of TensorFlow (light to import)
 
             raise outputs.OutputError(f"{run_dir}: cannot lock the run folder: {outputs.problem(e)}") from None
         try:
@@ -116,7 +116,7 @@ def _holder(fd: int) -> str:
 def resolve_run(run: str | os.PathLike) -> Path:
     """A run folder: `run` itself, or the package's folder of a pretrained model name ("msdb", "irmas",
     "activations") when no local path has that name."""
-    from tfaudio import pretrained
+    from tfaudio import pretrained  # lazy: this module stays free of TensorFlow (light to import)
 
     return pretrained.path(str(run)) if pretrained.is_name(run) else Path(run)
 

@@ -148,7 +148,7 @@ class Renderer:
 
     def __init__(self, soundfont: str | os.PathLike | None = None, sr: int = MSDB_SR):
         try:
-            from tinysoundfont import _tinysoundfont
+            from tinysoundfont import _tinysoundfont  # lazy: rendering only (optional extra)
         except ImportError as e:
             raise TfaudioError(
                 "rendering needs tinysoundfont: pip install --no-deps tinysoundfont "
@@ -319,7 +319,7 @@ def render_corpus(
     their audio does not depend on what else is rendered. Returns the metadata path. `out` must be new
     or an empty folder: the corpus is rendered into a hidden sibling and renamed into place when complete.
     """
-    from tfaudio.io import outputs
+    from tfaudio.io import outputs  # lazy: this module stays free of TensorFlow (light to import)
 
     instruments = list(instruments)
     if per_class < 1:
@@ -364,8 +364,8 @@ def _key(name: str) -> int:
 def _render_corpus_into(out: Path, instruments: list[Instrument], per_class: int, seed: int,
                         renderers: list[Renderer], sr: int, n_samples: int, clips_per_song: int,
                         progress: bool) -> None:
-    import soundfile as sf
-    from tqdm.auto import tqdm
+    import soundfile as sf  # lazy: decoding only where files are read
+    from tqdm.auto import tqdm  # lazy: progress bars only
 
     audio_dir = out / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)

@@ -510,7 +510,7 @@ def encode_labels(records: Sequence[Record], classes: Sequence[str], mode: str =
 
     An unknown label raises DatasetError naming the file and the label.
     """
-    from tfaudio.data.labels import OneHotEncoder, UnknownLabelError
+    from tfaudio.data.labels import OneHotEncoder, UnknownLabelError  # lazy: this module stays free of TensorFlow (light to import)
 
     if mode not in ("int", "one_hot", "multi_hot"):
         raise DatasetError(None, f"unknown label mode {mode!r}; use 'int', 'one_hot' or 'multi_hot'")
@@ -552,9 +552,9 @@ def to_dataset(records: Sequence[Record], classes: Sequence[str] | None = None, 
     ("auto": "int" when every record has one label, else "multi_hot"). Files are read in order;
     shuffle, window and batch downstream (tfaudio.data.pipeline).
     """
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: this module stays free of TensorFlow (light to import)
 
-    from tfaudio.io.audio import read_audio
+    from tfaudio.io.audio import read_audio  # lazy: this module stays free of TensorFlow (light to import)
 
     records = list(records)
     if not records:

@@ -99,9 +99,9 @@ def render_songs(
     song folder is never overwritten. The same seed gives the same songs, byte for byte. Returns the
     song folders.
     """
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # lazy: progress bars only
 
-    from tfaudio.io import outputs
+    from tfaudio.io import outputs  # lazy: this module stays free of TensorFlow (light to import)
 
     insts = [_resolve(i) for i in instruments]
     names = [i.name for i in insts]
@@ -213,9 +213,9 @@ def render_irmas_excerpts(out: str | os.PathLike, n_songs: int = 20, seconds: fl
     `audible_db` below the loudest stem there. `out` must be new or empty (built in a hidden temporary
     sibling and renamed). Returns the number of excerpts.
     """
-    import soundfile as sf
+    import soundfile as sf  # lazy: decoding only where files are read
 
-    from tfaudio.io import outputs
+    from tfaudio.io import outputs  # lazy: this module stays free of TensorFlow (light to import)
 
     insts = [_resolve(i) for i in (instruments or IRMAS_INSTRUMENTS)]
     final = Path(out)

@@ -89,7 +89,7 @@ def gm_instrument(program: int) -> Instrument:
     for inst in DEFAULT_INSTRUMENTS:
         if inst.program == program:
             return inst
-    import pretty_midi
+    import pretty_midi  # lazy: the default SoundFont's path only
 
     name = pretty_midi.program_to_instrument_name(int(program)).lower()
     return Instrument(name, int(program), 48, 84, chords=program < 8)

@@ -83,8 +83,8 @@ class ScanResult(list):
 def check_file(path: str | os.PathLike, verify: str = "header") -> str | None:
     """The problem with an audio file, or None. `verify`: "none", "header" (`tfaudio.io.headers.check`,
     and soundfile's header read for compressed formats) or "full" (decodes it with `tfaudio.io.audio.load`)."""
-    from tfaudio.io import headers
-    from tfaudio.errors import AudioFileError
+    from tfaudio.io import headers  # lazy: this module stays free of TensorFlow (light to import)
+    from tfaudio.errors import AudioFileError  # lazy: this module stays free of TensorFlow (light to import)
 
     if verify == "none":
         return None
@@ -93,7 +93,7 @@ def check_file(path: str | os.PathLike, verify: str = "header") -> str | None:
     except AudioFileError as e:
         return e.problem
     if kind != "wav" and verify != "full":
-        import soundfile as sf
+        import soundfile as sf  # lazy: decoding only where files are read
 
         try:
             quiet = headers.quiet_stderr if kind == "mp3" else contextlib.nullcontext

@@ -166,7 +166,7 @@ def _interpreter(data: bytes, flex: bool = False) -> Any:
     with quiet_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
         if not flex:
             try:
-                from ai_edge_litert.interpreter import Interpreter
+                from ai_edge_litert.interpreter import Interpreter  # lazy: optional: TFLite models only
 
                 return Interpreter(model_content=data)
             except ImportError:
@@ -177,7 +177,7 @@ def _interpreter(data: bytes, flex: bool = False) -> Any:
 
 
 def _onnx_session(data: bytes) -> Any:
-    import onnxruntime as ort
+    import onnxruntime as ort  # lazy: optional: ONNX models only
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -186,7 +186,7 @@ def _onnx_session(data: bytes) -> Any:
 
 def _onnx_metadata(path: Path) -> dict[str, Any]:
     try:
-        import onnx
+        import onnx  # lazy: optional: the ONNX export only
 
         m = onnx.load(str(path), load_external_data=False)
         props = {p.key: p.value for p in m.metadata_props}

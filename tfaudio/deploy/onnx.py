@@ -79,7 +79,7 @@ def _network_alone(model: Any, spec: RunSpec) -> tuple[Any, RunSpec]:
 
 
 def _onnx_model(fn: Any, shape: list[int], name: str) -> Any:
-    import tf2onnx
+    import tf2onnx  # lazy: optional: the ONNX export only
 
     with _quiet_converter():
         proto, _ = tf2onnx.convert.from_function(fn, input_signature=[tf.TensorSpec(shape, tf.float32, name=name)],
@@ -130,7 +130,7 @@ def _onnx_problem(data: bytes, model: Any, spec: RunSpec, outside: bool) -> str 
     try:
         sess = _onnx_session(data)
     except ImportError:
-        import onnx
+        import onnx  # lazy: optional: the ONNX export only
 
         try:
             onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
@@ -157,7 +157,7 @@ def export_onnx(model: Any, spec: RunSpec, out: str | os.PathLike, config: dict[
     frames = check_model(model, spec) or None
     with _failures(out, "ONNX conversion"):
         data, info = onnx_bytes(model, spec)
-    import onnx
+    import onnx  # lazy: optional: the ONNX export only
 
     outside = info["front_end"] == "outside"
     try:

@@ -92,7 +92,7 @@ def _closure(roots, library: dict) -> set[str]:
 
 def _parse(path: Path):
     from google.protobuf.message import DecodeError
-    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow.core.protobuf import saved_model_pb2  # lazy: this module stays free of TensorFlow (light to import)
 
     pb = path / "saved_model.pb"
     proto = saved_model_pb2.SavedModel()

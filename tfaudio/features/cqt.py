@@ -44,7 +44,7 @@ def _resample_taps(factor: int, res_type: str) -> tuple[np.ndarray, int]:
     responses (one per input phase) give taps `g` with
     ``out[m] = sum_d g[d] * x[factor * m - d]``. Returns (taps, c) with ``taps[j] = g[j - c]``.
     """
-    import librosa
+    import librosa  # lazy: librosa (and numba, ~1 s) only where needed
 
     n = 8192 * factor
     k0 = (n // 2) // factor * factor
@@ -106,7 +106,7 @@ class _CQTPlan:
 
     def __init__(self, sr: float, hop_length: int, fmin: float, n_bins: int, bins_per_octave: int,
                  filter_scale: float, sparsity: float, res_type: str):
-        import librosa
+        import librosa  # lazy: librosa (and numba, ~1 s) only where needed
 
         self.n_bins = n_bins
         freqs = cqt_frequencies(n_bins, fmin, bins_per_octave)

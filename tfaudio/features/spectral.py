@@ -175,7 +175,7 @@ def _mel_filters(sr: float, n_fft: int, n_mels: int, fmin: float, fmax: float, h
     """librosa.filters.mel (float32), `(n_mels, 1 + n_fft // 2)`, in numpy: librosa itself (and numba with
     it, about 1 s) is imported only for a numeric `norm`."""
     if norm not in (None, "slaney"):
-        import librosa
+        import librosa  # lazy: librosa (and numba, ~1 s) only where needed
 
         return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm,
                                    dtype=np.float32)

@@ -34,7 +34,7 @@ def _blocks(path: str, block_seconds: float, kind: str = "") -> tuple[Iterator[n
     The file is opened as a file object, as `tfaudio.io.audio` decodes bytes, so both say the same about a bad
     file; MP3 decoding runs with libmpg123's own stderr lines silenced (`headers.quiet_stderr`).
     """
-    import soundfile as sf
+    import soundfile as sf  # lazy: decoding only where files are read
 
     quiet = headers.quiet_stderr if kind == "mp3" else contextlib.nullcontext
     raw = open(path, "rb")

@@ -195,7 +195,7 @@ def decode_wav(contents: TensorLike, path: TensorLike | None = None) -> tuple[tf
 
 def _sf_decode(data: Any) -> tuple[np.ndarray, np.int32, bytes]:
     """soundfile decode of bytes -> (float32 (frames, channels), rate, error message or b"")."""
-    import soundfile as sf
+    import soundfile as sf  # lazy: decoding only where files are read
 
     if isinstance(data, np.ndarray):
         data = data.item()
@@ -244,7 +244,7 @@ def _mp3_rate(contents: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
 
 def _decode_tfio(contents: tf.Tensor, size: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
     """FLAC / Ogg Vorbis / MP3 through tensorflow-io's native ops; anything else via soundfile."""
-    import tensorflow_io as tfio
+    import tensorflow_io as tfio  # lazy: optional: tensorflow-io formats only
 
     i64 = functools.partial(tf.constant, dtype=tf.int64)
     head = _bytes_at(contents, size, i64(0), 64)
@@ -291,12 +291,12 @@ def _decode_tfio(contents: tf.Tensor, size: tf.Tensor) -> tuple[tf.Tensor, tf.Te
 def has_tfio() -> bool:
     """Whether tensorflow-io is installed and its native audio ops load and decode (cached)."""
     try:
-        import tensorflow_io as tfio
+        import tensorflow_io as tfio  # lazy: optional: tensorflow-io formats only
     except Exception as e:  # noqa: BLE001 - ImportError, or its .so failing at import
         log.debug("tensorflow-io not available: %s", e)
         return False
     try:
-        import soundfile as sf
+        import soundfile as sf  # lazy: decoding only where files are read
 
         buf = io.BytesIO()
         sf.write(buf, np.zeros((64, 1), np.int16), 8000, format="FLAC", subtype="PCM_16")
@@ -460,7 +460,7 @@ def load(path: PathLike, sr: int | None = None, mono: bool = True,
 
 def info(path: PathLike) -> dict[str, Any]:
     """Header facts via soundfile: `dict(sr, channels, frames, format, subtype, duration)`."""
-    import soundfile as sf
+    import soundfile as sf  # lazy: decoding only where files are read
 
     path_str = os.fspath(path)
     if not os.path.exists(path_str):

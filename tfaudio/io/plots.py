@@ -19,8 +19,8 @@ __all__ = ["plot_activations", "plot_activation_comparison", "plot_scores", "plo
 
 
 def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # lazy: plotting only (matplotlib takes ~0.5 s to import)
+    from matplotlib.figure import Figure  # lazy: plotting only (matplotlib takes ~0.5 s to import)
 
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
@@ -28,7 +28,7 @@ def _figure(width: float, height: float) -> Any:
 
 
 def _save(fig: Any, path: str | os.PathLike) -> Path:
-    from tfaudio.io import outputs
+    from tfaudio.io import outputs  # lazy: this module stays free of TensorFlow (light to import)
 
     path = Path(path)
     outputs.output_dir(path.parent)
@@ -166,7 +166,7 @@ def plot_history(history: str | os.PathLike | dict[str, Any], path: str | os.Pat
                  title: str | None = None) -> Path:
     """Training curves from history.csv: one panel per metric (`m` and `val_m` together), the
     learning rate on a log scale."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # lazy: plotting only (matplotlib takes ~0.5 s to import)
 
     h = read_history(history) if not isinstance(history, dict) else {k: np.asarray(v, float)
                                                                        for k, v in history.items()}

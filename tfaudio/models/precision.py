@@ -37,7 +37,7 @@ def resolve(name: str) -> str:
     CPU with native bfloat16, else float32; anything else is returned as it is."""
     if name != "auto":
         return name
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: this module stays free of TensorFlow (light to import)
 
     if tf.config.list_physical_devices("GPU"):
         return "mixed_float16"
@@ -54,7 +54,7 @@ def policy_of(model) -> str:
 def with_policy(model, policy: str):
     """`model` computing under Keras dtype policy `policy` ("auto" resolved): a clone with the same
     weights (float32 variables), or `model` itself when it already does. Outputs are cast to float32."""
-    import keras
+    import keras  # lazy: this module stays free of TensorFlow (light to import)
 
     policy = resolve(policy)
     if policy_of(model) == policy:

@@ -36,7 +36,7 @@ def separation_metrics(references: np.ndarray, estimates: np.ndarray) -> dict[st
     """SDR, SIR, SAR (dB) `(sources,)` of `estimates` against `references`, both `(sources, samples)`, in the
     same order (no permutation search). A silent source gets a faint noise floor (1e-9) so that it scores
     very low instead of failing (`mir_eval` refuses silent sources)."""
-    from mir_eval.separation import bss_eval_sources
+    from mir_eval.separation import bss_eval_sources  # lazy: separation metrics only
 
     ref = np.asarray(references, np.float64)
     est = np.array(estimates, np.float64, copy=True)

@@ -66,7 +66,7 @@ class _Source:
             self.data = data
             self.frames, self.channels, self.sr = data.shape[0], data.shape[1], int(sr)
             return
-        import soundfile as sf
+        import soundfile as sf  # lazy: decoding only where files are read
 
         headers.check(os.fspath(path))  # missing, empty, not audio, truncated WAV: one line, before reading
         try:
@@ -258,7 +258,7 @@ class Separator:
 
 def _stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """STFT `(channels, F, T)` complex64 of `(n, channels)` audio (Hann, centred, zero-padded)."""
-    import librosa
+    import librosa  # lazy: librosa (and numba, ~1 s) only where needed
 
     return librosa.stft(np.ascontiguousarray(x.T), n_fft=n_fft, hop_length=hop, window="hann", center=True,
                         pad_mode="constant").astype(np.complex64, copy=False)
@@ -266,7 +266,7 @@ def _stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 
 def _istft(X: np.ndarray, hop: int, length: int) -> np.ndarray:
     """Inverse of `_stft`: `(channels, F, T)` -> `(length, channels)` float32."""
-    import librosa
+    import librosa  # lazy: librosa (and numba, ~1 s) only where needed
 
     n_fft = 2 * (X.shape[-2] - 1)
     y = librosa.istft(X, n_fft=n_fft, hop_length=hop, window="hann", center=True, length=length)

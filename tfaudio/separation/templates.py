@@ -59,7 +59,7 @@ class Templates:
 
 def magnitude(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     """|STFT| `(n_fft // 2 + 1, frames)` float32 of mono `y` (Hann, centred, zero-padded)."""
-    import librosa
+    import librosa  # lazy: librosa (and numba, ~1 s) only where needed
 
     return np.abs(librosa.stft(np.asarray(y, np.float32), n_fft=n_fft, hop_length=hop, window="hann",
                                center=True, pad_mode="constant")).astype(np.float32)
@@ -74,8 +74,8 @@ def _cache_key(instrument: str, config: SeparationConfig) -> str:
 
 def learn_instrument(instrument: str, config: SeparationConfig) -> np.ndarray:
     """Templates `(bins, components)` of one corpus instrument (rendered now; see `instrument_templates`)."""
-    from sklearn.decomposition import NMF
-    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.decomposition import NMF  # lazy: scikit-learn loads only where it runs (~0.5 s)
+    from sklearn.exceptions import ConvergenceWarning  # lazy: scikit-learn loads only where it runs (~0.5 s)
 
     inst = next((i for i in (*DEFAULT_INSTRUMENTS, *IRMAS_INSTRUMENTS) if i.name == instrument), None)
     if inst is None:

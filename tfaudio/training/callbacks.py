@@ -34,7 +34,7 @@ def atomic_checkpoints(run_dir: str | os.PathLike, monitor: str, write: bool = T
 @functools.lru_cache(maxsize=None)
 def _atomic_checkpoints_class():
     """The `AtomicCheckpoints` class, defined once and only when Keras is first needed."""
-    import keras
+    import keras  # lazy: this module stays free of TensorFlow (light to import)
 
     class AtomicCheckpoints(keras.callbacks.Callback):
         def __init__(self, run_dir: str | os.PathLike, monitor: str, write: bool = True, mode: str = "auto"):
@@ -99,7 +99,7 @@ def _trim_history(path: Path, start: int) -> None:
 def atomic_csv_logger(path: Path, append: bool):
     """keras.callbacks.CSVLogger whose file is rewritten whole through `tfaudio.io.outputs.atomic_write` at
     every epoch (the same rows and format; Keras appends in place, so a kill could leave half a row)."""
-    import keras
+    import keras  # lazy: this module stays free of TensorFlow (light to import)
 
 
     class AtomicCSVLogger(keras.callbacks.CSVLogger):
@@ -126,7 +126,7 @@ def atomic_backup(backup_dir: Path):
     """keras.callbacks.BackupAndRestore whose files are written to a temporary name and renamed, so a
     run killed while it saves still has an intact backup to `--resume` from (Keras writes in place).
     Both files go through `tfaudio.io.outputs.atomic_write`."""
-    import keras
+    import keras  # lazy: this module stays free of TensorFlow (light to import)
 
 
     class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):

@@ -45,7 +45,7 @@ def resume_config(run_dir: str | os.PathLike, overrides: Sequence[str] = (),
     """The config `train --resume` continues with: the run's own `config.json` with the `--set` `overrides`
     applied (what the pipeline YAML says now does not matter). `experiment`: the experiment name the user
     gave, refused when the run was trained from another one."""
-    from tfaudio.experiment import apply_overrides, experiment_from_dict
+    from tfaudio.experiment import apply_overrides, experiment_from_dict  # lazy: this module stays free of TensorFlow (light to import)
 
     saved = run_config(run_dir)
     if experiment is not None and saved.get("name") != experiment:
@@ -69,7 +69,7 @@ def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
 def resume_changes(run_dir: str | os.PathLike, cfg: ExperimentConfig) -> dict[str, tuple[Any, Any]]:
     """{dotted key: (saved, new)} of what `cfg` changes in the run's own config; a `ConfigError` listing the
     keys when any of them is outside `RESUMABLE_KEYS` (a resume never changes what the run is)."""
-    from tfaudio.experiment import experiment_from_dict
+    from tfaudio.experiment import experiment_from_dict  # lazy: this module stays free of TensorFlow (light to import)
 
     try:
         saved = _flat(experiment_from_dict(run_config(run_dir)).to_dict())

@@ -11,7 +11,7 @@ from tfaudio.errors import ConfigError
 def make_strategy(name: str):
     """tf.distribute strategy: "default" (one device), "mirrored" (all local GPUs) or
     "multi_worker" (MultiWorkerMirroredStrategy, configured by TF_CONFIG)."""
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: this module stays free of TensorFlow (light to import)
 
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
@@ -26,7 +26,7 @@ def _multi_worker_strategy():
     """MultiWorkerMirroredStrategy whose `reduce` takes what Keras 3's `fit` gives it in multi-worker
     mode (keras-team/keras#20585): a nested batch (before the first step) and scalar logs with `axis=0`.
     Each tensor is reduced on its own, scalars across replicas (axis None)."""
-    import tensorflow as tf
+    import tensorflow as tf  # lazy: this module stays free of TensorFlow (light to import)
 
     class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
         def reduce(self, reduce_op, value, axis=None):
