@@ -182,3 +182,10 @@ def test_evaluate_separation_three_modes_on_rendered_songs(tmp_path):
     assert [r["mode"] for r in rows] == ["plain", "predicted", "true"]
     assert all(sorted(r["instruments"]) == sorted(CLASSES) and len(r["sdr"]) == 2 for r in rows)
     assert rows[0]["sdr"] != rows[2]["sdr"]  # the guidance changes the stems
+
+
+def test_the_one_call_is_tfaudio_separate():
+    import tfaudio
+    import tfaudio.separation
+
+    assert tfaudio.separate is tfaudio.separation.separate and "separate" in dir(tfaudio)

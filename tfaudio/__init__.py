@@ -17,10 +17,12 @@ _SUBMODULES = ("cli", "config", "data", "deploy", "errors", "evaluation", "exper
 
 
 def __getattr__(name: str) -> Any:
+    if name == "separate":  # the one call of `tfaudio.separation.separate`
+        return importlib.import_module(f"{__name__}.separation").separate
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_SUBMODULES))
+    return sorted(list(globals()) + list(_SUBMODULES) + ["separate"])
