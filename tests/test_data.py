@@ -104,7 +104,7 @@ def test_single_instrument_mode():
 
 def test_balance_caps_oversampling(caplog):
     recs = [Record(f"/{c}/{i}.wav", (c,)) for c, n in (("a", 10), ("b", 100), ("c", 30)) for i in range(n)]
-    with caplog.at_level(logging.INFO, logger="tfaudio.data.pipeline"):
+    with caplog.at_level(logging.INFO, logger="tfaudio.data.windows"):
         out = windows.balance(recs, max_oversample=2.0, seed=0)
     counts = {c: sum(r.label == c for r in out) for c in "abc"}
     assert counts == {"a": 20, "b": 20, "c": 20}

@@ -582,7 +582,7 @@ def test_resume_continues_with_the_runs_own_config(run, tmp_path, capsys, cache,
         return real_fit(cfg, *args, **kwargs)
 
     monkeypatch.setattr(train_mod, "_fit", checked_fit)
-    with caplog.at_level(logging.INFO, logger="tfaudio.training.train"):
+    with caplog.at_level(logging.INFO, logger="tfaudio.training"):
         assert cli.main(["train", "neuroment_mel", "--out", str(r), "--set", "train.epochs=2", "--resume"]) == 0
     assert any("train.epochs=2 (was 1)" in m.getMessage() for m in caplog.records)
     config = json.loads((r / "config.json").read_text())

@@ -47,11 +47,11 @@ def onnx_front_end(features: FeatureConfig) -> Callable[[tf.Tensor], tf.Tensor] 
     if features.kind == "stft":
         return features.compute  # |STFT| is ComplexAbs already
     args = KINDS[name].args(**given)  # every argument, the defaults included
-    M = tf.constant(mel_matrix(args["sr"], args["n_fft"], args["n_mels"], args["fmin"], args["fmax"], args["htk"],
-                               args["mel_norm" if name == "mfcc" else "norm"]))
+    M = mel_matrix(args["sr"], args["n_fft"], args["n_mels"], args["fmin"], args["fmax"], args["htk"],
+                   args["mel_norm" if name == "mfcc" else "norm"])  # numpy: made a constant inside the graph
 
     def front(x: tf.Tensor) -> tf.Tensor:
-        mel = tf.tensordot(tf.square(stft_magnitude(x, args["n_fft"], args["hop_length"])), M, axes=1)
+        mel = tf.tensordot(tf.square(stft_magnitude(x, args["n_fft"], args["hop_length"])), tf.constant(M), axes=1)
         if name == "melspectrogram":
             return mel
         if name == "log_mel":
