@@ -151,8 +151,8 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
 
     work = tmp_path / "elsewhere"  # no checkout in sight
     work.mkdir()
-    where = _run([str(py), "-c", "import tfaudio, tfaudio.cli as c; print(tfaudio.__file__); "
-                                 "print(c.find_config('neuroment_mel'))"], work, env).stdout.split()
+    where = _run([str(py), "-c", "import tfaudio, tfaudio.experiment as e; print(tfaudio.__file__); "
+                                 "print(e.find_config('neuroment_mel'))"], work, env).stdout.split()
     assert all(Path(w).is_relative_to(site / "tfaudio") for w in where), where
     assert "train" in _run([str(tfaudio_bin), "--help"], work, env).stdout
     listed = _run([str(tfaudio_bin), "train", "--list"], work, env).stdout.split("\n")
